@@ -1,0 +1,59 @@
+# Rewind: every setup step a fresh machine needs lives here (or in hack/, which this calls).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+
+.PHONY: help venv crds crds-check lint test test-unit test-e2e testenv cluster-up cluster-down demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP) ## create .venv with the operator and the dev tools
+
+crds: $(STAMP) ## regenerate crds/ from the pydantic models
+	$(BIN)/python -m rewind.api.crdgen --out crds
+
+crds-check: $(STAMP) ## fail if crds/ differ from the models
+	$(BIN)/python -m rewind.api.crdgen --out crds --check
+
+lint: $(STAMP) crds-check ## ruff, mypy --strict, import layers
+	$(BIN)/ruff check operator tests hack bench
+	$(BIN)/ruff format --check operator tests hack bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test-unit: $(STAMP) ## the unit tier: pure functions, no cluster, seconds
+	$(PYTEST) tests/unit -q
+
+testenv: ## build the control plane (cached outside the repo, by version) and install Prometheus
+	hack/testenv.sh
+
+test-e2e: $(STAMP) testenv ## the e2e tier against a real control plane and Prometheus
+	$(PYTEST) tests/e2e -m e2e -q
+
+test: lint test-unit test-e2e ## the whole suite, as CI runs it
+
+cluster-up: testenv ## start a local control plane with fake nodes (kubeconfig: .cluster/kubeconfig)
+	hack/cluster.sh up
+
+cluster-down: ## stop and delete the local control plane
+	hack/cluster.sh down
+
+demo: $(STAMP) testenv ## bring everything up and show a bad model version being rolled back
+	hack/demo.sh
+
+clean: ## remove the venv and local state (the binary cache outside the repo stays)
+	-hack/cluster.sh down
+	rm -rf $(VENV) .cluster

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A local control plane on loopback: real etcd, kube-apiserver, kube-controller-manager and
+# kube-scheduler (built by hack/testenv.sh), with kwok faking the nodes and the kubelets.
+#
+#   hack/cluster.sh up | down | kubeconfig
+#
+# REWIND_CLUSTER_NAME (default rewind) and REWIND_CLUSTER_DIR (default .cluster) choose the cluster and
+# where its kubeconfig goes; several clusters can run side by side under different names.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NAME="${REWIND_CLUSTER_NAME:-rewind}"
+STATE="${REWIND_CLUSTER_DIR:-$PWD/.cluster}"
+NODES="${REWIND_CLUSTER_NODES:-3}"
+BIN="$(hack/testenv.sh --print)"
+export PATH="$BIN:$PATH"
+# kwokctl fetches any binary it is not given; give it every one so that it never downloads.
+export KWOK_KUBECTL_BINARY="$BIN/kubectl"
+KUBECONFIG_FILE="$STATE/kubeconfig"
+
+exists() { kwokctl get clusters 2>/dev/null | grep -qx "$NAME"; }
+
+case "${1:-}" in
+  up)
+    [[ -x "$BIN/kube-apiserver" ]] || hack/testenv.sh >/dev/null
+    mkdir -p "$STATE"
+    if exists; then
+      kwokctl start cluster --name "$NAME" >&2 || true
+    else
+      kwokctl create cluster --name "$NAME" --runtime binary \
+        --kube-apiserver-binary "$BIN/kube-apiserver" \
+        --kube-controller-manager-binary "$BIN/kube-controller-manager" \
+        --kube-scheduler-binary "$BIN/kube-scheduler" \
+        --kwok-controller-binary "$BIN/kwok" \
+        --etcd-binary "$BIN/etcd" \
+        --kube-authorization --kube-admission \
+        --kubeconfig "$KUBECONFIG_FILE" --wait 120s >&2
+      kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
+    fi
+    kwokctl get kubeconfig --name "$NAME" > "$KUBECONFIG_FILE"
+    echo "$KUBECONFIG_FILE"
+    ;;
+  down)
+    if exists; then kwokctl delete cluster --name "$NAME" >&2; fi
+    rm -f "$KUBECONFIG_FILE"
+    ;;
+  kubeconfig)
+    echo "$KUBECONFIG_FILE"
+    ;;
+  *)
+    echo "usage: hack/cluster.sh up|down|kubeconfig" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,104 @@
+"""Shared building blocks of the typed API: the base model, constrained string types, conditions.
+
+The pydantic models in this package are the single source of the CRD schemas (see `crdgen`). Every
+constraint written here is therefore enforced twice: by the API server, from the generated schema, and
+by the operator when it parses an object it reads back.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
+
+GROUP = "rewind.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+PREFIX = "rewind.dev/"
+
+# Official semver 2.0.0 grammar (semver.org), anchored.
+SEMVER_PATTERN = (
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+DIGEST_PATTERN = r"^sha256:[a-f0-9]{64}$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Go-style durations as users write them in Argo Rollouts and Flagger: 30s, 5m, 1h30m, 500ms.
+DURATION_PATTERN = r"^([0-9]+(ms|s|m|h))+$"
+URI_PATTERN = r"^(s3|gs|https?|file)://.+$"
+
+Semver = Annotated[
+    str, Field(pattern=SEMVER_PATTERN, max_length=128, description="Semantic version, e.g. 1.1.0.")
+]
+Digest = Annotated[
+    str, Field(pattern=DIGEST_PATTERN, max_length=71, description="sha256:<64 lowercase hex>.")
+]
+DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=63)]
+Duration = Annotated[
+    str, Field(pattern=DURATION_PATTERN, max_length=32, description="A duration such as 30s, 5m or 1h30m.")
+]
+ShortString = Annotated[str, Field(max_length=253)]
+Text = Annotated[str, Field(max_length=4096)]
+StringMap = Annotated[dict[str, Annotated[str, Field(max_length=4096)]], Field(max_length=64)]
+Quantity = Annotated[int | str, Field(description="A Kubernetes resource quantity, e.g. 500m, 1Gi or 2.")]
+
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def cel(rule: str, message: str) -> JsonDict:
+    """Schema extra carrying one CEL rule the API server evaluates (`x-kubernetes-validations`)."""
+    return {"x-kubernetes-validations": [{"rule": rule, "message": message}]}
+
+
+def parse_duration(value: str) -> timedelta:
+    """Parse a duration written like `1h30m`, `30s` or `500ms` (the schema pattern guarantees the form)."""
+    if not re.fullmatch(DURATION_PATTERN, value):
+        raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 5m, 1h30m)")
+    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(value))
+    return timedelta(seconds=seconds)
+
+
+class ApiModel(BaseModel):
+    """Base of every API model: camelCase on the wire, snake_case in Python, unknown keys ignored.
+
+    Unknown keys are ignored (not rejected) because the API server already prunes them, and an operator
+    that refuses a field added by a newer CRD would stop serving on upgrade.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    def wire(self) -> dict[str, Any]:
+        """The object as the API server stores it: camelCase keys, unset optionals left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(ApiModel):
+    """A standard Kubernetes condition (metav1.Condition)."""
+
+    type: ShortString
+    status: ConditionStatus
+    reason: ShortString = Field(default="", description="CamelCase reason, machine-readable.")
+    message: Text = Field(default="", description="Human-readable explanation.")
+    last_transition_time: ShortString | None = Field(default=None, description="RFC 3339 time.")
+    observed_generation: int | None = None
+
+
+class ObjectReference(ApiModel):
+    """A reference to a Secret key in the same namespace."""
+
+    name: DnsLabel = Field(description="Secret name.")
+    key: ShortString | None = Field(default=None, description="Key in the Secret.")

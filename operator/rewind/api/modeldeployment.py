@@ -1,0 +1,237 @@
+"""ModelDeployment: which ModelVersion serves, and how a change of version rolls out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from rewind.api.common import (
+    ApiModel,
+    Condition,
+    Digest,
+    DnsLabel,
+    Duration,
+    ObjectReference,
+    Quantity,
+    Semver,
+    ShortString,
+    StringMap,
+    Text,
+    cel,
+)
+
+MdPhase = Literal["Pending", "Progressing", "Paused", "Healthy", "Degraded", "RolledBack", "Blocked"]
+Outcome = Literal["Promoted", "RolledBack", "Superseded", "Aborted"]
+Verdict = Literal["Pass", "Fail", "Inconclusive"]
+
+
+class DeploymentFeatures(ApiModel):
+    """What the serving environment provides now: the training/serving skew guard."""
+
+    schema_: ShortString = Field(alias="schema", description="Feature schema name served here.")
+    version: ShortString = Field(description="Feature schema version served here.")
+    compatible_versions: Annotated[list[ShortString], Field(max_length=32)] | None = Field(
+        default=None, description="Other feature schema versions that models may have been trained on."
+    )
+
+
+class CanaryStep(ApiModel):
+    weight: int = Field(ge=1, le=100, description="Percent of traffic sent to the canary at this step.")
+    pause: Duration | None = Field(
+        default=None,
+        description="How long to hold this step under analysis. Absent: hold until `kubectl rewind promote`.",
+    )
+
+
+class Traffic(ApiModel):
+    type: Literal["Replicas", "GatewayAPI"] = Field(
+        default="Replicas",
+        description="Replicas: share by ready pod count (no mesh). GatewayAPI: HTTPRoute backendRef weights.",
+    )
+    http_route: DnsLabel | None = Field(
+        default=None, description="HTTPRoute (same namespace) whose backend weights are managed."
+    )
+
+
+_TRAFFIC_RULE = cel(
+    "self.type != 'GatewayAPI' || has(self.httpRoute)",
+    "traffic type GatewayAPI needs httpRoute: the name of the HTTPRoute to manage",
+)
+
+DEFAULT_STEPS = [CanaryStep(weight=10, pause="60s"), CanaryStep(weight=50, pause="60s")]
+
+
+class CanarySpec(ApiModel):
+    steps: Annotated[list[CanaryStep], Field(min_length=1, max_length=32)] = Field(
+        default_factory=lambda: list(DEFAULT_STEPS), description="Traffic weights walked in order."
+    )
+    progress_deadline: Duration = Field(
+        default="300s", description="Canary pods must be available by then, else rollback."
+    )
+    traffic: Traffic = Field(default_factory=Traffic, json_schema_extra=_TRAFFIC_RULE)
+
+
+class Strategy(ApiModel):
+    type: Literal["Canary", "Direct"] = Field(
+        default="Canary", description="Canary: steps under analysis. Direct: a plain rolling update."
+    )
+    canary: CanarySpec = Field(default_factory=CanarySpec)
+
+
+class ThresholdRange(ApiModel):
+    min: float | None = None
+    max: float | None = None
+
+
+_RANGE_RULE = cel(
+    "!has(self.min) || !has(self.max) || self.min <= self.max",
+    "thresholdRange.min must not be greater than thresholdRange.max",
+)
+
+
+class Metric(ApiModel):
+    name: DnsLabel = Field(description="Name of the check, shown in status and Events.")
+    query: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        description="PromQL template: {{ namespace }}, {{ deployment }}, {{ model }}, {{ version }}, "
+        "{{ track }} and {{ interval }} are substituted, escaped for label matchers."
+    )
+    threshold_range: ThresholdRange = Field(default_factory=ThresholdRange, json_schema_extra=_RANGE_RULE)
+    on_no_data: Literal["Inconclusive", "Fail", "Pass"] = Field(
+        default="Inconclusive", description="Verdict when the query returns no sample."
+    )
+    compare: Literal["Absolute", "RatioToStable"] = Field(
+        default="Absolute",
+        description="Absolute judges the canary value; RatioToStable judges canary/stable of the same query.",
+    )
+
+
+class PrometheusSpec(ApiModel):
+    address: Annotated[str, Field(pattern=r"^https?://.+$", max_length=2048)] | None = Field(
+        default=None, description="Prometheus base URL; the operator's --prometheus-address when absent."
+    )
+    secret_ref: ObjectReference | None = Field(
+        default=None, description="Secret with `token` (bearer) or `username` and `password` (basic auth)."
+    )
+
+
+class Analysis(ApiModel):
+    interval: Duration = Field(default="30s", description="How often each metric is queried.")
+    failure_limit: int = Field(default=2, ge=1, description="Consecutive failed checks that roll back.")
+    inconclusive_limit: int = Field(
+        default=3, ge=1, description="Consecutive inconclusive checks that pause the rollout."
+    )
+    bake: Duration = Field(
+        default="300s", description="After promotion, how long stable stays under analysis before healthy."
+    )
+    metrics: Annotated[list[Metric], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    prometheus: PrometheusSpec = Field(default_factory=PrometheusSpec)
+
+
+class Rollback(ApiModel):
+    automatic: bool = Field(default=True, description="Rewrite spec.version to the last healthy version.")
+    fast_track: bool = Field(
+        default=True, description="Going back to a version that was healthy skips the canary steps."
+    )
+
+
+class Toleration(ApiModel):
+    key: ShortString | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: ShortString | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class PodResources(ApiModel):
+    requests: Annotated[dict[str, Quantity], Field(max_length=16)] | None = None
+    limits: Annotated[dict[str, Quantity], Field(max_length=16)] | None = None
+
+
+class PodTemplate(ApiModel):
+    labels: StringMap | None = None
+    annotations: StringMap | None = None
+    node_selector: StringMap | None = None
+    tolerations: Annotated[list[Toleration], Field(max_length=32)] | None = None
+    affinity: dict[str, object] | None = Field(
+        default=None,
+        description="A Pod affinity, passed through as written.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    service_account_name: DnsLabel | None = None
+    resources: PodResources | None = None
+
+
+class ModelDeploymentSpec(ApiModel):
+    model: DnsLabel = Field(description="Model family served.")
+    version: Semver = Field(
+        description="The declared version. The operator rewrites it on automatic rollback."
+    )
+    replicas: int = Field(default=1, ge=0, le=1000, description="Serving replicas at 100% traffic.")
+    features: DeploymentFeatures | None = None
+    strategy: Strategy = Field(default_factory=Strategy)
+    analysis: Analysis = Field(default_factory=Analysis)
+    rollback: Rollback = Field(default_factory=Rollback)
+    revision_history_limit: int = Field(
+        default=10, ge=1, le=100, description="Entries kept in status.history."
+    )
+    paused: bool = Field(default=False, description="Hold the rollout where it is.")
+    pod_template: PodTemplate | None = None
+
+
+class MetricResult(ApiModel):
+    value: float | None = None
+    stable_value: float | None = None
+    verdict: Verdict
+    consecutive_failures: int = 0
+    consecutive_inconclusive: int = 0
+    checked_at: ShortString
+    query: Text | None = Field(default=None, description="The PromQL that was sent.")
+
+
+class CanaryStatus(ApiModel):
+    version: Semver
+    content_digest: Digest | None = None
+    weight: int = 0
+    step: int = 0
+    started_at: ShortString
+    step_started_at: ShortString | None = None
+    analysis: Annotated[dict[str, MetricResult], Field(max_length=16)] | None = None
+
+
+class HistoryEntry(ApiModel):
+    """One version that served: the forensic record."""
+
+    version: Semver
+    content_digest: Digest | None = None
+    from_: ShortString = Field(alias="from", description="RFC 3339 time it started serving.")
+    to: ShortString | None = Field(
+        default=None, description="RFC 3339 time it stopped; absent while serving."
+    )
+    outcome: Outcome | None = Field(default=None, description="How it ended; absent while it serves.")
+    track: Literal["stable", "canary"] = Field(default="stable", description="The track it served on.")
+    reason: Text | None = None
+
+
+class ModelDeploymentStatus(ApiModel):
+    phase: MdPhase | None = None
+    message: Text | None = None
+    stable_version: Semver | None = None
+    stable_content_digest: Digest | None = None
+    canary: CanaryStatus | None = None
+    bake: CanaryStatus | None = Field(default=None, description="The promoted version while it bakes.")
+    last_healthy_version: Semver | None = None
+    history: Annotated[list[HistoryEntry], Field(max_length=100)] | None = None
+    conditions: Annotated[list[Condition], Field(max_length=16)] | None = None
+    observed_generation: int | None = None
+
+
+class ModelDeployment(ApiModel):
+    api_version: str = "rewind.dev/v1alpha1"
+    kind: Literal["ModelDeployment"] = "ModelDeployment"
+    metadata: dict[str, object] = Field(default_factory=dict)
+    spec: ModelDeploymentSpec
+    status: ModelDeploymentStatus = Field(default_factory=ModelDeploymentStatus)
