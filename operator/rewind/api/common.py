@@ -32,12 +32,8 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DURATION_PATTERN = r"^([0-9]+(ms|s|m|h))+$"
 URI_PATTERN = r"^(s3|gs|https?|file)://.+$"
 
-Semver = Annotated[
-    str, Field(pattern=SEMVER_PATTERN, max_length=128, description="Semantic version, e.g. 1.1.0.")
-]
-Digest = Annotated[
-    str, Field(pattern=DIGEST_PATTERN, max_length=71, description="sha256:<64 lowercase hex>.")
-]
+Semver = Annotated[str, Field(pattern=SEMVER_PATTERN, max_length=128, description="Semantic version, e.g. 1.1.0.")]
+Digest = Annotated[str, Field(pattern=DIGEST_PATTERN, max_length=71, description="sha256:<64 lowercase hex>.")]
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=63)]
 Duration = Annotated[
     str, Field(pattern=DURATION_PATTERN, max_length=32, description="A duration such as 30s, 5m or 1h30m.")

@@ -206,10 +206,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
 
 def render() -> dict[str, str]:
     """File name -> YAML text of every CRD."""
-    return {
-        name: HEADER + yaml.safe_dump(build(), sort_keys=False, width=100)
-        for name, build in GENERATORS.items()
-    }
+    return {name: HEADER + yaml.safe_dump(build(), sort_keys=False, width=100) for name, build in GENERATORS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,7 @@ class Traffic(ApiModel):
 
 
 _TRAFFIC_RULE = cel(
-    "self.type != 'GatewayAPI' || has(self.httpRoute)",
+    "!has(self.type) || self.type != 'GatewayAPI' || has(self.httpRoute)",
     "traffic type GatewayAPI needs httpRoute: the name of the HTTPRoute to manage",
 )
 
@@ -167,39 +167,65 @@ class PodTemplate(ApiModel):
 
 class ModelDeploymentSpec(ApiModel):
     model: DnsLabel = Field(description="Model family served.")
-    version: Semver = Field(
-        description="The declared version. The operator rewrites it on automatic rollback."
-    )
+    version: Semver = Field(description="The declared version. The operator rewrites it on automatic rollback.")
     replicas: int = Field(default=1, ge=0, le=1000, description="Serving replicas at 100% traffic.")
     features: DeploymentFeatures | None = None
     strategy: Strategy = Field(default_factory=Strategy)
     analysis: Analysis = Field(default_factory=Analysis)
     rollback: Rollback = Field(default_factory=Rollback)
-    revision_history_limit: int = Field(
-        default=10, ge=1, le=100, description="Entries kept in status.history."
-    )
+    revision_history_limit: int = Field(default=10, ge=1, le=100, description="Entries kept in status.history.")
     paused: bool = Field(default=False, description="Hold the rollout where it is.")
     pod_template: PodTemplate | None = None
 
 
 class MetricResult(ApiModel):
-    value: float | None = None
+    """The last check of one metric, with the counters that decide rollback and pause."""
+
+    value: float | None = Field(default=None, description="The judged value (a ratio for RatioToStable).")
     stable_value: float | None = None
     verdict: Verdict
     consecutive_failures: int = 0
     consecutive_inconclusive: int = 0
     checked_at: ShortString
+    reason: Text | None = None
     query: Text | None = Field(default=None, description="The PromQL that was sent.")
 
 
+AnalysisMap = Annotated[dict[str, MetricResult], Field(max_length=16)]
+
+
 class CanaryStatus(ApiModel):
+    """A canary in flight. Everything needed to resume it after an operator restart is here."""
+
     version: Semver
     content_digest: Digest | None = None
     weight: int = 0
-    step: int = 0
+    step: int = Field(default=0, description="Index of the current step in spec.strategy.canary.steps.")
     started_at: ShortString
-    step_started_at: ShortString | None = None
-    analysis: Annotated[dict[str, MetricResult], Field(max_length=16)] | None = None
+    step_started_at: ShortString = Field(description="When the current step's weight was applied.")
+    available_at: ShortString | None = Field(
+        default=None,
+        description="When the canary pods of this step became available; the pause runs from here.",
+    )
+    promoting: bool = Field(default=False, description="All steps passed; stable is being updated.")
+    analysis: AnalysisMap | None = None
+
+
+class UpdateStatus(ApiModel):
+    """A direct update of the stable track in flight (Direct strategy, fast track, first version)."""
+
+    version: Semver
+    content_digest: Digest | None = None
+    started_at: ShortString
+    reason: Literal["Initial", "Direct", "FastTrack"]
+
+
+class BakeStatus(ApiModel):
+    """The promoted version under analysis until it counts as healthy."""
+
+    version: Semver
+    started_at: ShortString
+    analysis: AnalysisMap | None = None
 
 
 class HistoryEntry(ApiModel):
@@ -207,12 +233,11 @@ class HistoryEntry(ApiModel):
 
     version: Semver
     content_digest: Digest | None = None
-    from_: ShortString = Field(alias="from", description="RFC 3339 time it started serving.")
-    to: ShortString | None = Field(
-        default=None, description="RFC 3339 time it stopped; absent while serving."
-    )
-    outcome: Outcome | None = Field(default=None, description="How it ended; absent while it serves.")
     track: Literal["stable", "canary"] = Field(default="stable", description="The track it served on.")
+    from_: ShortString = Field(alias="from", description="RFC 3339 time it started serving.")
+    to: ShortString | None = Field(default=None, description="RFC 3339 time it stopped serving.")
+    outcome: Outcome | None = Field(default=None, description="How it ended; absent while it is a canary.")
+    healthy_at: ShortString | None = Field(default=None, description="When it passed its bake window.")
     reason: Text | None = None
 
 
@@ -222,7 +247,8 @@ class ModelDeploymentStatus(ApiModel):
     stable_version: Semver | None = None
     stable_content_digest: Digest | None = None
     canary: CanaryStatus | None = None
-    bake: CanaryStatus | None = Field(default=None, description="The promoted version while it bakes.")
+    update: UpdateStatus | None = None
+    bake: BakeStatus | None = None
     last_healthy_version: Semver | None = None
     history: Annotated[list[HistoryEntry], Field(max_length=100)] | None = None
     conditions: Annotated[list[Condition], Field(max_length=16)] | None = None

@@ -1,0 +1,246 @@
+"""Desired serving objects of a ModelDeployment: the track Deployments, the Services, HTTPRoute weights.
+
+Pure functions of the spec (and, for the HTTPRoute, of the route observed); the applier owns the I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from rewind.api.modeldeployment import ModelDeploymentSpec
+from rewind.api.modelversion import ModelVersionSpec
+from rewind.builders import names
+from rewind.builders.httproute import httproute_backend_patch
+
+__all__ = ["deployment", "httproute_backend_patch", "owner_reference", "replica_split", "service"]
+
+MODEL_VOLUME = "model"
+MODELS_DIR = "/models"
+MODEL_PATH = f"{MODELS_DIR}/model"
+FETCH_CONTAINER = "fetch-artifact"
+RUNTIME_CONTAINER = "model"
+PORT_NAME = "http"
+SERVICE_PORT = 80
+
+_CONTAINER_SECURITY = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def replica_split(*, replicas: int, weight: int, traffic: Literal["Replicas", "GatewayAPI"]) -> tuple[int, int]:
+    """Pod counts `(stable, canary)` for a canary at `weight` percent of traffic.
+
+    Policy: the stable track is never scaled down while a canary runs, so a rollback is instant (stable
+    already carries full capacity) and serving capacity never dips. The one exception is weight 100 in
+    Replicas mode, which is the promotion point: `(0, replicas)`.
+
+    - `replicas` 0: `(0, 0)`. Weight 0: `(replicas, 0)`.
+    - Replicas mode (traffic shared by ready pod count through the one Service):
+      `canary = ceil(replicas * w / (100 - w))`, at least 1, so that `canary / (stable + canary)` is at
+      least `w` percent and less than one pod above it. Beware high weights: w=50 doubles the pods,
+      w=90 runs 9x `replicas` canary pods, w=99 runs 99x.
+    - GatewayAPI mode (traffic split by HTTPRoute weights, not by pods):
+      `canary = max(1, ceil(replicas * w / 100))`; weight 100 gives `(replicas, replicas)`.
+
+    Raises ValueError for a negative `replicas` or a weight outside 0..100.
+    """
+    if replicas < 0:
+        raise ValueError(f"replicas must not be negative, got {replicas}")
+    if not 0 <= weight <= 100:
+        raise ValueError(f"weight must be within 0..100, got {weight}")
+    if replicas == 0:
+        return 0, 0
+    if weight == 0:
+        return replicas, 0
+    if traffic == "GatewayAPI":
+        return replicas, max(1, _ceil_div(replicas * weight, 100))
+    if weight == 100:
+        return 0, replicas
+    return replicas, max(1, _ceil_div(replicas * weight, 100 - weight))
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
+    """The controller ownerReference to `owner` (a dict with apiVersion, kind, name, uid)."""
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["name"],
+        "uid": owner["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _quantities(values: dict[str, int | str] | None) -> dict[str, str] | None:
+    # Stringified as the API server returns them, so desired and observed compare equal.
+    return None if values is None else {k: str(v) for k, v in values.items()}
+
+
+def _resources(mv: ModelVersionSpec, spec: ModelDeploymentSpec) -> dict[str, Any]:
+    template = spec.pod_template
+    source = template.resources if template and template.resources else mv.runtime.resources
+    if source is None:
+        return {}
+    out = {"requests": _quantities(source.requests), "limits": _quantities(source.limits)}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _env(*, mv: ModelVersionSpec, md_name: str, track: str) -> list[dict[str, Any]]:
+    ours = {
+        "MODEL_PATH": MODEL_PATH,
+        "REWIND_MODEL": mv.model,
+        "REWIND_VERSION": mv.version,
+        "REWIND_TRACK": track,
+        "REWIND_DEPLOYMENT": md_name,
+    }
+    # Ours win: a runtime env entry with the same name would lie about what is served.
+    theirs = [e.wire() for e in mv.runtime.env or [] if e.name not in ours]
+    return theirs + [{"name": k, "value": v} for k, v in ours.items()]
+
+
+def deployment(
+    *,
+    md_name: str,
+    namespace: str,
+    owner: dict[str, Any],
+    mv: ModelVersionSpec,
+    content_digest: str,
+    track: str,
+    replicas: int,
+    spec: ModelDeploymentSpec,
+    fetcher_image: str,
+) -> dict[str, Any]:
+    """The apps/v1 Deployment serving `mv` on `track` (`stable` or `canary`).
+
+    - Selector: `rewind.dev/deployment` and `rewind.dev/track` only. Selectors are immutable, so the
+      version is not in it: a new version on the same track is a rolling update, not a new Deployment.
+    - Pod labels: `spec.podTemplate.labels` overlaid by `names.pod_labels` (ours win). Pod annotations:
+      `spec.podTemplate.annotations` overlaid by `rewind.dev/content-digest` and the exact
+      `rewind.dev/version`. The Deployment carries the same labels and annotations.
+    - An init container `fetch-artifact` runs `fetcher_image` and downloads and verifies the artifact into
+      the emptyDir volume `model` (at /models/model). The whole argv is in `command`, not `args`, because
+      the operator image's ENTRYPOINT is the operator itself.
+    - The container `model` runs the runtime with `mv.runtime.args`, its env plus MODEL_PATH,
+      REWIND_MODEL, REWIND_VERSION, REWIND_TRACK and REWIND_DEPLOYMENT (ours win on a name clash), port
+      `http`, a tcpSocket readiness probe, and /models mounted read-only.
+    - Resources: `spec.podTemplate.resources` replaces `mv.runtime.resources` as a whole when given (no
+      key-by-key merge, which could pair a request with a smaller limit). Quantities become strings.
+    - Both containers run as non-root, without privilege escalation or capabilities, seccomp
+      RuntimeDefault; a runtime image whose user is root fails to start (by design).
+    - Rolling update with maxUnavailable 0 and maxSurge 25%, revisionHistoryLimit 2.
+    """
+    template = spec.pod_template
+    labels = {**(template.labels if template and template.labels else {})}
+    labels.update(names.pod_labels(md=md_name, model=mv.model, track=track, version=mv.version))
+    annotations = {**(template.annotations if template and template.annotations else {})}
+    annotations[names.CONTENT_DIGEST_ANNOTATION] = content_digest
+    annotations[names.VERSION_ANNOTATION] = mv.version
+
+    fetch = {
+        "name": FETCH_CONTAINER,
+        "image": fetcher_image,
+        "command": [
+            *("python", "-m", "rewind.artifact.fetch"),
+            *("--uri", mv.artifact.uri, "--digest", mv.artifact.digest, "--dest", MODEL_PATH),
+        ],
+        "volumeMounts": [{"name": MODEL_VOLUME, "mountPath": MODELS_DIR}],
+        "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
+    }
+    runtime: dict[str, Any] = {
+        "name": RUNTIME_CONTAINER,
+        "image": mv.runtime.image,
+        "env": _env(mv=mv, md_name=md_name, track=track),
+        "ports": [{"name": PORT_NAME, "containerPort": mv.runtime.port, "protocol": "TCP"}],
+        "readinessProbe": {"tcpSocket": {"port": PORT_NAME}, "periodSeconds": 5},
+        "volumeMounts": [{"name": MODEL_VOLUME, "mountPath": MODELS_DIR, "readOnly": True}],
+        "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
+    }
+    if mv.runtime.args:
+        runtime["args"] = list(mv.runtime.args)
+    resources = _resources(mv, spec)
+    if resources:
+        runtime["resources"] = resources
+
+    pod_spec: dict[str, Any] = {
+        "initContainers": [fetch],
+        "containers": [runtime],
+        "volumes": [{"name": MODEL_VOLUME, "emptyDir": {}}],
+    }
+    if template is not None:
+        if template.node_selector:
+            pod_spec["nodeSelector"] = dict(template.node_selector)
+        if template.tolerations:
+            pod_spec["tolerations"] = [t.wire() for t in template.tolerations]
+        if template.affinity:
+            pod_spec["affinity"] = copy.deepcopy(template.affinity)
+        if template.service_account_name:
+            pod_spec["serviceAccountName"] = template.service_account_name
+
+    own_labels = names.pod_labels(md=md_name, model=mv.model, track=track, version=mv.version)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": names.deployment_name(md_name, track),
+            "namespace": namespace,
+            "labels": own_labels,
+            "annotations": {
+                names.CONTENT_DIGEST_ANNOTATION: content_digest,
+                names.VERSION_ANNOTATION: mv.version,
+            },
+            "ownerReferences": [owner_reference(owner)],
+        },
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 2,
+            "selector": {"matchLabels": names.selector_labels(md=md_name, track=track)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
+            },
+            "template": {
+                "metadata": {"labels": labels, "annotations": annotations},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def service(
+    *, md_name: str, namespace: str, owner: dict[str, Any], port: int, track: str | None = None
+) -> dict[str, Any]:
+    """A ClusterIP Service for the ModelDeployment's pods: port `port` (by convention SERVICE_PORT, 80)
+    named `http`, to the container port named `http`, so it follows whatever port the serving version
+    declares.
+
+    `track` None: the client Service named after the ModelDeployment, selecting both tracks (in Replicas
+    mode this is how traffic splits by pod count). A track: `{md}-{track}` selecting that track only,
+    the backends an HTTPRoute weighs.
+    """
+    name = names.service_name(md_name) if track is None else names.track_service_name(md_name, track)
+    labels = {names.DEPLOYMENT_LABEL: names.label_value(md_name)}
+    if track is not None:
+        labels[names.TRACK_LABEL] = names.label_value(track)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [owner_reference(owner)],
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": names.selector_labels(md=md_name, track=track),
+            "ports": [{"name": PORT_NAME, "port": port, "targetPort": PORT_NAME, "protocol": "TCP"}],
+        },
+    }

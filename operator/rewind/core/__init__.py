@@ -1,0 +1,1 @@
+"""The pure decision core: no I/O, no clock. `rollout.decide` is the entry point."""

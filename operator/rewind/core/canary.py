@@ -1,0 +1,163 @@
+"""A canary in flight: wait for its pods, analyse each step, advance, promote, or roll back."""
+
+from __future__ import annotations
+
+from rewind.api.common import parse_duration
+from rewind.api.modeldeployment import BakeStatus, CanaryStatus
+from rewind.core import checks, guard
+from rewind.core.model import Emit, EnsureTrack, MarkVersion, parse_time
+from rewind.core.plan import Plan
+from rewind.core.records import update_open
+from rewind.core.rollback import roll_back
+
+
+def progress(plan: Plan) -> None:
+    c = plan.status.canary
+    assert c is not None
+    spec = plan.spec
+    if spec.version != c.version:
+        _abort(plan, c, f"spec.version changed to {spec.version} during the canary")
+        return
+    blocked = guard.check(c.version, plan.observed.versions, spec.features)
+    if blocked is not None:
+        roll_back(plan, bad=c.version, track="canary", reason=blocked.reason, detail=blocked.message)
+        return
+    if c.promoting:
+        _promote(plan, c)
+        return
+    steps = spec.strategy.canary.steps
+    step = steps[min(c.step, len(steps) - 1)]
+    _, want = plan.split(c.weight)
+    if c.available_at is None:
+        if plan.observed.canary.version == c.version and plan.observed.canary.settled(want):
+            c = c.model_copy(update={"available_at": plan.stamp})
+            plan.update(canary=c)
+            plan.serve_canary(c.version, c.weight, route=True)
+        else:
+            deadline = parse_time(c.step_started_at) + parse_duration(spec.strategy.canary.progress_deadline)
+            if plan.now >= deadline:
+                detail = (
+                    f"canary pods not available within {spec.strategy.canary.progress_deadline} "
+                    f"({plan.observed.canary.ready}/{want} ready)"
+                )
+                roll_back(plan, bad=c.version, track="canary", reason="ProgressDeadlineExceeded", detail=detail)
+                return
+            plan.serve_canary(c.version, c.weight, route=False)
+            plan.phase("Progressing", _describe(plan, c, "waiting for canary pods"), progressing="CanaryStep")
+            plan.requeue(checks.seconds_until(deadline, plan.now))
+            return
+    else:
+        plan.serve_canary(c.version, c.weight, route=True)
+
+    folded = checks.fold(spec, c.analysis, plan.observed.checks or {}, plan.now)
+    if plan.observed.checks is not None:
+        c = c.model_copy(update={"analysis": folded.analysis})
+        plan.update(canary=c)
+    if folded.failed:
+        roll_back(
+            plan,
+            bad=c.version,
+            track="canary",
+            reason="AnalysisFailed",
+            detail=checks.describe(folded.failed),
+        )
+        return
+    next_check = checks.next_check(spec, c.analysis) if spec.analysis.metrics else None
+    plan.requeue(checks.seconds_until(next_check, plan.now))
+    if spec.paused:
+        plan.phase("Paused", _describe(plan, c, "paused (spec.paused)"), progressing="Paused")
+        return
+    if folded.stalled:
+        detail = "analysis inconclusive (Prometheus unreachable or no data); resumes when checks pass"
+        plan.phase("Paused", _describe(plan, c, detail), progressing="AnalysisInconclusive")
+        return
+    if step.pause is None:
+        plan.phase("Paused", _describe(plan, c, "waiting for `kubectl rewind promote`"), progressing="Paused")
+        return
+    assert c.available_at is not None
+    step_end = parse_time(c.available_at) + parse_duration(step.pause)
+    if plan.now < step_end or not folded.all_passed:
+        why = "analysing" if plan.now < step_end else "waiting for a passing check"
+        plan.phase("Progressing", _describe(plan, c, why), progressing="CanaryStep")
+        plan.requeue(checks.seconds_until(step_end, plan.now))
+        return
+    _advance(plan, c)
+
+
+def _advance(plan: Plan, c: CanaryStatus) -> None:
+    steps = plan.spec.strategy.canary.steps
+    if c.step + 1 < len(steps):
+        nxt = steps[c.step + 1]
+        c = c.model_copy(
+            update={
+                "step": c.step + 1,
+                "weight": nxt.weight,
+                "step_started_at": plan.stamp,
+                "available_at": None,
+            }
+        )
+        plan.update(canary=c)
+        plan.serve_canary(c.version, c.weight, route=False)
+        plan.act(Emit("Normal", "CanaryStep", f"canary {c.version} at {nxt.weight}% (step {c.step + 1})"))
+        plan.phase("Progressing", _describe(plan, c, "waiting for canary pods"), progressing="CanaryStep")
+        plan.requeue(parse_duration(plan.spec.strategy.canary.progress_deadline).total_seconds())
+        return
+    c = c.model_copy(update={"promoting": True, "step_started_at": plan.stamp})
+    plan.update(canary=c)
+    plan.act(Emit("Normal", "Promoting", f"canary {c.version} passed every step; updating stable"))
+    _promote(plan, c)
+
+
+def _promote(plan: Plan, c: CanaryStatus) -> None:
+    """Stable rolls to the canary's version while the canary keeps serving; then the canary goes."""
+    replicas = plan.spec.replicas
+    stable = plan.observed.stable
+    plan.act(EnsureTrack("stable", c.version, replicas))
+    if not (stable.version == c.version and stable.settled(replicas)):
+        plan.act(EnsureTrack("canary", c.version, plan.split(c.weight)[1]))
+        plan.phase("Progressing", f"promoting {c.version}: updating stable", progressing="Promoting")
+        return
+    old = plan.status.stable_version
+    history = update_open(plan.status.history, lambda e: e.track == "stable", to=plan.stamp, outcome="Superseded")
+    history = update_open(
+        history, lambda e: e.version == c.version and e.track == "canary", track="stable", outcome="Promoted"
+    )
+    plan.update(
+        history=history,
+        canary=None,
+        stable_version=c.version,
+        stable_content_digest=c.content_digest,
+        bake=BakeStatus(version=c.version, started_at=plan.stamp),
+    )
+    plan.stop_canary()
+    if old is not None:
+        plan.act(MarkVersion(old, "Archived", f"superseded by {c.version}"))
+    plan.act(
+        MarkVersion(c.version, "Production", "promoted"),
+        Emit("Normal", "Promoted", f"{c.version} promoted to stable; baking for {plan.spec.analysis.bake}"),
+    )
+    plan.phase("Progressing", f"{c.version} promoted; baking for {plan.spec.analysis.bake}", progressing="Baking")
+    plan.requeue(0)
+
+
+def _abort(plan: Plan, c: CanaryStatus, why: str) -> None:
+    history = update_open(
+        plan.status.history,
+        lambda e: e.version == c.version and e.track == "canary",
+        to=plan.stamp,
+        outcome="Aborted",
+        reason=why,
+    )
+    plan.update(history=history, canary=None)
+    plan.stop_canary()
+    plan.act(
+        MarkVersion(c.version, "Archived", f"canary aborted: {why}"),
+        Emit("Normal", "CanaryAborted", f"canary {c.version} aborted: {why}"),
+    )
+    plan.phase("Progressing", f"canary {c.version} aborted: {why}", progressing="CanaryAborted")
+    plan.requeue(0)
+
+
+def _describe(plan: Plan, c: CanaryStatus, what: str) -> str:
+    total = len(plan.spec.strategy.canary.steps)
+    return f"canary {c.version}: step {c.step + 1}/{total} at {c.weight}%, {what}"

@@ -1,0 +1,77 @@
+"""The skew guard and the choice of a rollback target: which versions may serve at all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rewind.api.modeldeployment import DeploymentFeatures, HistoryEntry
+from rewind.api.modelversion import ModelFeatures
+from rewind.core.model import VersionInfo
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Why a version may not serve: a condition reason and one readable sentence."""
+
+    reason: str  # FeatureSchemaMismatch | VersionNotFound | VersionFailed | VersionInvalid
+    message: str
+
+
+def skew(model: ModelFeatures | None, serving: DeploymentFeatures | None) -> str | None:
+    """Why a model trained on `model` features can not serve where `serving` features are provided.
+
+    No `spec.features` on the deployment means no guard. A model that declares no features can not
+    serve where the deployment declares some: the guard can not vouch for it.
+    """
+    if serving is None:
+        return None
+    wanted = f"{serving.schema_} v{serving.version}"
+    if serving.compatible_versions:
+        wanted += f" (or v{', v'.join(serving.compatible_versions)})"
+    if model is None:
+        return f"the model declares no feature schema; this deployment serves {wanted}"
+    if model.schema_ != serving.schema_:
+        return f"the model was trained on feature schema {model.schema_}, this deployment serves {wanted}"
+    if model.version != serving.version and model.version not in (serving.compatible_versions or []):
+        return f"the model was trained on {model.schema_} v{model.version}, this deployment serves {wanted}"
+    return None
+
+
+def check(version: str, versions: Mapping[str, VersionInfo], serving: DeploymentFeatures | None) -> Blocked | None:
+    """Whether `version` may serve: it exists, is not Invalid or Failed, and passes the skew guard."""
+    info = versions.get(version)
+    if info is None:
+        return Blocked("VersionNotFound", f"no ModelVersion {version} of this model in the namespace")
+    if info.invalid:
+        return Blocked("VersionInvalid", f"ModelVersion {info.name} is Invalid (see its conditions)")
+    if info.failed:
+        return Blocked(
+            "VersionFailed",
+            f"version {version} failed analysis and is latched Failed; remove the label "
+            f"rewind.dev/failed from ModelVersion {info.name} to allow it again",
+        )
+    reason = skew(info.features, serving)
+    if reason:
+        return Blocked("FeatureSchemaMismatch", f"version {version}: {reason}")
+    return None
+
+
+def rollback_target(
+    history: list[HistoryEntry],
+    versions: Mapping[str, VersionInfo],
+    serving: DeploymentFeatures | None,
+    *,
+    exclude: str,
+) -> str | None:
+    """The newest version in history that became healthy and may still serve, other than `exclude`."""
+    for entry in reversed(history):
+        if entry.healthy_at is None or entry.version == exclude:
+            continue
+        if check(entry.version, versions, serving) is None:
+            return entry.version
+    return None
+
+
+def was_healthy(version: str, history: list[HistoryEntry]) -> bool:
+    return any(e.version == version and e.healthy_at is not None for e in history)

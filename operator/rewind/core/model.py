@@ -1,0 +1,134 @@
+"""What the decision core sees (Observed) and what it asks for (actions), as plain frozen values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from rewind.api.modeldeployment import ModelDeploymentStatus, Verdict
+from rewind.api.modelversion import ModelFeatures
+
+Track = Literal["stable", "canary"]
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One ModelVersion of the deployment's model, as the core needs it."""
+
+    name: str
+    version: str
+    content_digest: str | None = None
+    features: ModelFeatures | None = None
+    failed: bool = False
+    invalid: bool = False
+
+
+@dataclass(frozen=True)
+class TrackState:
+    """One serving Deployment (stable or canary) as observed; `exists=False` when there is none."""
+
+    exists: bool = False
+    version: str | None = None
+    replicas: int = 0
+    ready: int = 0
+    updated: int = 0
+    current: bool = True  # the Deployment controller has seen the latest spec (observedGeneration)
+
+    def settled(self, want: int) -> bool:
+        """The Deployment runs `want` up-to-date replicas, all ready."""
+        return self.exists and self.current and self.replicas == want and min(self.updated, self.ready) >= want
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The result of one metric check taken this tick (rendered, run and judged by the analysis layer)."""
+
+    verdict: Verdict
+    value: float | None = None
+    stable_value: float | None = None
+    reason: str = ""
+    query: str | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    versions: Mapping[str, VersionInfo] = field(default_factory=dict)
+    stable: TrackState = field(default_factory=TrackState)
+    canary: TrackState = field(default_factory=TrackState)
+    checks: Mapping[str, CheckOutcome] | None = None  # None: no analysis ran this tick
+    generation: int | None = None
+
+
+# Actions: what the controller must do. The core never does I/O; the applier carries these out.
+
+
+@dataclass(frozen=True)
+class EnsureTrack:
+    """Make the track's Deployment serve `version` with `replicas` (create or patch; no-op if equal)."""
+
+    track: Track
+    version: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class ScaleTrack:
+    """Scale the track's Deployment without touching its pod template (no restart)."""
+
+    track: Track
+    replicas: int
+
+
+@dataclass(frozen=True)
+class SetTraffic:
+    """Route weights for the GatewayAPI traffic type; the Replicas type routes by pod counts alone."""
+
+    canary_weight: int
+
+
+@dataclass(frozen=True)
+class RewriteVersion:
+    """Rewrite spec.version (automatic rollback), only if it still says `expected`."""
+
+    expected: str
+    version: str
+
+
+@dataclass(frozen=True)
+class MarkVersion:
+    """Record a lifecycle transition of a ModelVersion; `failed` also sets the rewind.dev/failed latch."""
+
+    version: str
+    phase: Literal["Staging", "Production", "Archived", "Failed"]
+    reason: str
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class Emit:
+    """A Kubernetes Event on the ModelDeployment."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+Action = EnsureTrack | ScaleTrack | SetTraffic | RewriteVersion | MarkVersion | Emit
+
+
+@dataclass(frozen=True)
+class Decision:
+    actions: tuple[Action, ...]
+    status: ModelDeploymentStatus
+    requeue_after: float | None  # seconds until the core wants to look again; None: only on change
+
+
+def iso(moment: datetime) -> str:
+    """RFC 3339 in UTC with second precision, as Kubernetes writes times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,90 @@
+"""The scratchpad of one decision: the status being built, the actions collected, the next wake-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rewind.api.common import ConditionStatus
+from rewind.api.modeldeployment import MdPhase, ModelDeploymentSpec, ModelDeploymentStatus
+from rewind.builders.serving import replica_split
+from rewind.core.model import Action, Decision, EnsureTrack, Observed, ScaleTrack, SetTraffic, iso
+from rewind.core.records import condition, set_condition
+
+
+@dataclass
+class Plan:
+    spec: ModelDeploymentSpec
+    status: ModelDeploymentStatus
+    observed: Observed
+    now: datetime
+    actions: list[Action] = field(default_factory=list)
+    wake: list[float] = field(default_factory=list)
+
+    @property
+    def stamp(self) -> str:
+        return iso(self.now)
+
+    def update(self, **changes: Any) -> None:
+        self.status = self.status.model_copy(update=changes)
+
+    def act(self, *actions: Action) -> None:
+        self.actions.extend(actions)
+
+    def requeue(self, seconds: float | None) -> None:
+        if seconds is not None:
+            self.wake.append(seconds)
+
+    def split(self, weight: int) -> tuple[int, int]:
+        traffic = self.spec.strategy.canary.traffic.type
+        return replica_split(replicas=self.spec.replicas, weight=weight, traffic=traffic)
+
+    def serve_canary(self, version: str, weight: int, *, route: bool) -> None:
+        """Stable and canary replica counts for `weight`; route weights too once the canary is ready."""
+        stable_n, canary_n = self.split(weight)
+        if self.status.stable_version is not None:
+            self.act(EnsureTrack("stable", self.status.stable_version, stable_n))
+        self.act(EnsureTrack("canary", version, canary_n))
+        if route and self.gateway:
+            self.act(SetTraffic(weight))
+
+    def stop_canary(self) -> None:
+        """Zero traffic to the canary at once: route weight first, then its pods."""
+        if self.gateway:
+            self.act(SetTraffic(0))
+        self.act(ScaleTrack("canary", 0))
+
+    @property
+    def gateway(self) -> bool:
+        return self.spec.strategy.canary.traffic.type == "GatewayAPI"
+
+    def condition(self, type: str, status: ConditionStatus, reason: str, message: str = "") -> None:
+        conditions = set_condition(
+            self.status.conditions, type=type, status=status, reason=reason, message=message, now=self.stamp
+        )
+        self.update(conditions=conditions)
+
+    def is_true(self, type: str) -> bool:
+        found = condition(self.status, type)
+        return found is not None and found.status == "True"
+
+    def phase(self, phase: MdPhase, message: str, *, progressing: str | None = None) -> None:
+        """Set phase and message, and the Ready / Progressing / Blocked conditions that follow from them."""
+        self.update(phase=phase, message=message)
+        serving = self.status.stable_version is not None
+        if phase == "Degraded":
+            self.condition("Ready", "False", "Degraded", message)
+        else:
+            self.condition("Ready", "True" if serving else "False", phase if serving else "NothingServing")
+        if progressing:
+            self.condition("Progressing", "True", progressing, message)
+        else:
+            self.condition("Progressing", "False", phase, "")
+        if phase != "Blocked":
+            self.condition("Blocked", "False", "Unblocked", "")
+
+    def decision(self) -> Decision:
+        self.update(observed_generation=self.observed.generation)
+        wake = min(self.wake) if self.wake else None
+        return Decision(actions=tuple(self.actions), status=self.status, requeue_after=wake)

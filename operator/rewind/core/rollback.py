@@ -1,0 +1,57 @@
+"""Automatic rollback: stop the bad version, latch it Failed, and point spec.version at the last healthy one."""
+
+from __future__ import annotations
+
+from rewind.core import guard
+from rewind.core.model import Emit, EnsureTrack, MarkVersion, RewriteVersion, Track
+from rewind.core.plan import Plan
+from rewind.core.records import update_open
+
+
+def roll_back(plan: Plan, *, bad: str, track: Track, reason: str, detail: str) -> None:
+    """Roll back `bad`, which failed on `track` for `reason` (a CamelCase code) with `detail` (values).
+
+    The canary, if any, gets zero traffic at once and stable is left as it is. When the bad version is
+    the stable one (failed during bake or during a direct update), spec.version is rewritten and the
+    next decision fast-tracks the target back onto the stable track. With no target left, the canary
+    is still stopped and the deployment goes Degraded. Nothing is deleted.
+    """
+    spec, status = plan.spec, plan.status
+    history = update_open(
+        status.history,
+        lambda e: e.version == bad and e.track == track,
+        to=plan.stamp,
+        outcome="RolledBack",
+        reason=f"{reason}: {detail}",
+    )
+    plan.update(history=history, canary=None, bake=None, update=None)
+    if track == "canary" or plan.observed.canary.exists:
+        plan.stop_canary()
+    plan.act(MarkVersion(bad, "Failed", f"{reason}: {detail}", failed=True))
+    target = guard.rollback_target(history, plan.observed.versions, spec.features, exclude=bad)
+    plan.condition("RolledBack", "True", reason, f"{bad}: {detail}")
+    if not spec.rollback.automatic:
+        message = (
+            f"{bad} failed ({reason}: {detail}); automatic rollback is off: "
+            f"run `kubectl rewind undo` to go back{f' to {target}' if target else ''}"
+        )
+        plan.act(Emit("Warning", "AnalysisFailed", message))
+        plan.phase("Degraded", message)
+        return
+    if target is None:
+        message = f"{bad} failed ({reason}: {detail}) and no healthy, compatible version is left to roll back to"
+        plan.act(Emit("Warning", "NoRollbackTarget", message))
+        plan.phase("Degraded", message)
+        plan.condition("Ready", "False", "NoRollbackTarget", message)
+        return
+    plan.act(
+        RewriteVersion(expected=spec.version, version=target),
+        Emit("Warning", "RolledBack", f"rolled back {bad} to {target}: {reason}: {detail}"),
+    )
+    if track == "stable" and status.stable_version == bad and target != bad:
+        # The bad version holds the stable track: the target comes back through a fast-track update,
+        # started by the next decision once spec.version reads `target`.
+        plan.requeue(0)
+    elif status.stable_version is not None:
+        plan.act(EnsureTrack("stable", status.stable_version, plan.spec.replicas))
+    plan.phase("RolledBack", f"rolled back {bad} to {target}: {reason}: {detail}")

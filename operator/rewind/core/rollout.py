@@ -1,0 +1,97 @@
+"""The decision core: `decide(spec, status, observed, now) -> Decision(actions, status, requeue_after)`.
+
+Pure: no I/O, no clock. Everything needed to continue is in the status it returns, so an operator
+killed at any moment resumes where it was. The paths:
+
+- a canary in flight walks its steps under analysis (`canary.py`);
+- a direct update of the stable track in flight waits for its pods (`update.py`);
+- otherwise a new `spec.version` starts a canary or an update once it passes the guard, and a steady
+  deployment keeps its stable track and finishes its bake window (`steady.py`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rewind.api.common import parse_duration
+from rewind.api.modeldeployment import CanaryStatus, ModelDeploymentSpec, ModelDeploymentStatus, UpdateStatus
+from rewind.core import canary, guard, steady, update
+from rewind.core.model import Decision, Emit, MarkVersion, Observed
+from rewind.core.plan import Plan
+from rewind.core.records import open_entry
+
+
+def decide(*, spec: ModelDeploymentSpec, status: ModelDeploymentStatus, observed: Observed, now: datetime) -> Decision:
+    plan = Plan(spec=spec, status=status, observed=observed, now=now)
+    if status.canary is not None:
+        canary.progress(plan)
+    elif status.update is not None:
+        update.progress(plan)
+    elif spec.version != status.stable_version:
+        _start(plan)
+    else:
+        steady.hold(plan)
+    return plan.decision()
+
+
+def _start(plan: Plan) -> None:
+    """A new version was asked for and nothing is in flight: guard it, then canary or update it."""
+    spec, status = plan.spec, plan.status
+    version = spec.version
+    blocked = guard.check(version, plan.observed.versions, spec.features)
+    if blocked is not None:
+        steady.block(plan, blocked)
+        return
+    if spec.paused:
+        plan.phase("Paused", f"version {version} waits: the deployment is paused (spec.paused)")
+        return
+    info = plan.observed.versions[version]
+    history = status.history or []
+    if status.stable_version is None:
+        reason = "Initial"
+    elif spec.rollback.fast_track and guard.was_healthy(version, history):
+        reason = "FastTrack"
+    elif spec.strategy.type == "Direct":
+        reason = "Direct"
+    else:
+        _start_canary(plan)
+        return
+    plan.update(
+        update=UpdateStatus(version=version, content_digest=info.content_digest, started_at=plan.stamp, reason=reason),
+        history=open_entry(history, version=version, digest=info.content_digest, track="stable", now=plan.stamp),
+    )
+    if reason != "FastTrack":
+        plan.condition("RolledBack", "False", "NewRollout")
+    plan.act(Emit("Normal", "UpdateStarted", f"updating stable to {version} ({reason})"))
+    update.progress(plan)
+
+
+def _start_canary(plan: Plan) -> None:
+    spec, status = plan.spec, plan.status
+    version = spec.version
+    info = plan.observed.versions[version]
+    first = spec.strategy.canary.steps[0]
+    plan.update(
+        canary=CanaryStatus(
+            version=version,
+            content_digest=info.content_digest,
+            weight=first.weight,
+            step=0,
+            started_at=plan.stamp,
+            step_started_at=plan.stamp,
+        ),
+        history=open_entry(status.history, version=version, digest=info.content_digest, track="canary", now=plan.stamp),
+    )
+    plan.condition("RolledBack", "False", "NewRollout")
+    plan.serve_canary(version, first.weight, route=False)
+    plan.act(
+        MarkVersion(version, "Staging", "canary started"),
+        Emit(
+            "Normal",
+            "CanaryStarted",
+            f"canary {version} started at {first.weight}% next to {status.stable_version}",
+        ),
+    )
+    message = f"canary {version}: step 1/{len(spec.strategy.canary.steps)} at {first.weight}%, waiting for pods"
+    plan.phase("Progressing", message, progressing="CanaryStarted")
+    plan.requeue(parse_duration(spec.strategy.canary.progress_deadline).total_seconds())

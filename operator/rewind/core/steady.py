@@ -1,0 +1,78 @@
+"""Nothing in flight: keep the stable track as it is, finish its bake window, or refuse a blocked version."""
+
+from __future__ import annotations
+
+from rewind.api.common import parse_duration
+from rewind.api.modeldeployment import BakeStatus
+from rewind.core import checks
+from rewind.core.guard import Blocked
+from rewind.core.model import Emit, EnsureTrack, parse_time
+from rewind.core.plan import Plan
+from rewind.core.records import condition, update_open
+from rewind.core.rollback import roll_back
+
+
+def hold(plan: Plan) -> None:
+    """spec.version is what serves: keep it so, and bake a freshly promoted version."""
+    stable = plan.status.stable_version
+    assert stable is not None
+    plan.act(EnsureTrack("stable", stable, plan.spec.replicas))
+    if plan.observed.canary.exists and plan.observed.canary.replicas:
+        plan.stop_canary()
+    bake = plan.status.bake
+    if bake is not None and bake.version == stable:
+        _bake(plan, bake)
+        return
+    if plan.status.phase == "Degraded":
+        plan.phase("Degraded", plan.status.message or "")
+    elif plan.is_true("RolledBack"):
+        plan.phase("RolledBack", plan.status.message or f"rolled back to {stable}")
+    else:
+        plan.phase("Healthy", f"{stable} serves")
+
+
+def _bake(plan: Plan, bake: BakeStatus) -> None:
+    spec = plan.spec
+    folded = checks.fold(spec, bake.analysis, plan.observed.checks or {}, plan.now)
+    if plan.observed.checks is not None:
+        bake = bake.model_copy(update={"analysis": folded.analysis})
+        plan.update(bake=bake)
+    if folded.failed:
+        detail = checks.describe(folded.failed)
+        roll_back(plan, bad=bake.version, track="stable", reason="BakeFailed", detail=detail)
+        return
+    end = parse_time(bake.started_at) + parse_duration(spec.analysis.bake)
+    if plan.now >= end and folded.all_passed:
+        history = update_open(
+            plan.status.history,
+            lambda e: e.version == bake.version and e.track == "stable",
+            healthy_at=plan.stamp,
+        )
+        plan.update(bake=None, last_healthy_version=bake.version, history=history)
+        plan.act(Emit("Normal", "Healthy", f"{bake.version} passed its bake window and is healthy"))
+        plan.phase("Healthy", f"{bake.version} serves and is healthy")
+        return
+    if folded.stalled:
+        why = "bake analysis inconclusive (Prometheus unreachable or no data)"
+        plan.phase("Paused", f"{bake.version} serves; {why}", progressing="AnalysisInconclusive")
+    else:
+        plan.phase("Progressing", f"{bake.version} serves; baking until {end:%H:%M:%S}", progressing="Baking")
+    if spec.analysis.metrics:
+        plan.requeue(checks.seconds_until(checks.next_check(spec, bake.analysis), plan.now))
+    if plan.now < end:
+        plan.requeue(checks.seconds_until(end, plan.now))
+
+
+def block(plan: Plan, blocked: Blocked) -> None:
+    """Refuse the requested version: serving stays exactly as it is (no action but an Event)."""
+    if blocked.reason == "VersionFailed" and plan.status.phase == "Degraded":
+        # The failed version is still asked for because nothing was rolled back to: stay Degraded.
+        return
+    previous = condition(plan.status, "Blocked")
+    repeated = previous is not None and previous.status == "True" and previous.message == blocked.message
+    if not repeated:
+        plan.act(Emit("Warning", blocked.reason, f"not serving {plan.spec.version}: {blocked.message}"))
+    serving = plan.status.stable_version
+    suffix = f"; {serving} keeps serving" if serving else ""
+    plan.phase("Blocked", f"{blocked.message}{suffix}")
+    plan.condition("Blocked", "True", blocked.reason, blocked.message)

@@ -1,0 +1,107 @@
+"""The e2e tier: one real control plane and one real Prometheus per test session.
+
+Cluster-agnostic: set REWIND_E2E_KUBECONFIG to run against any cluster (kind, a cloud cluster) and
+REWIND_E2E_PROMETHEUS_URL to use a Prometheus that is already there. Without them the fixtures start a
+local control plane (hack/cluster.sh) and Debian's Prometheus on loopback, and stop both at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from tests.e2e.support import ROOT, Prometheus, kubectl_binary, wait_for
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("REWIND_E2E_KUBECONFIG")
+    if given:
+        yield given
+        return
+    state = tmp_path_factory.mktemp("cluster")
+    env = {
+        **os.environ,
+        "REWIND_CLUSTER_NAME": f"rewind-e2e-{os.getpid()}",
+        "REWIND_CLUSTER_DIR": str(state),
+    }
+    script = str(ROOT / "hack" / "cluster.sh")
+    up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, check=False)
+    if up.returncode != 0:
+        pytest.fail(f"could not start the local control plane:\n{up.stderr[-4000:]}")
+    try:
+        yield up.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run([script, "down"], env=env, capture_output=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def api(kubeconfig: str) -> client.ApiClient:
+    return config.new_client_from_config(config_file=kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeconfig: str) -> list[str]:
+    """The kubectl command line, bound to the test cluster."""
+    return [kubectl_binary(), "--kubeconfig", kubeconfig]
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl: list[str], api: client.ApiClient) -> None:
+    """The generated CRDs, installed server-side and Established."""
+    subprocess.run(
+        [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds")],
+        check=True,
+        capture_output=True,
+    )
+    ext = client.ApiextensionsV1Api(api)
+
+    def established() -> bool:
+        for name in ("modelversions.rewind.dev", "modeldeployments.rewind.dev"):
+            conds = ext.read_custom_resource_definition(name).status.conditions or []
+            if not any(c.type == "Established" and c.status == "True" for c in conds):
+                return False
+        return True
+
+    wait_for(established, timeout=60, what="CRDs Established")
+
+
+@pytest.fixture
+def namespace(api: client.ApiClient) -> Iterator[str]:
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    # A fresh namespace has no default ServiceAccount until the controller makes one; pods need it.
+    wait_for(lambda: bool(core.list_namespaced_service_account(name).items), 60, "default ServiceAccount")
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    url = os.environ.get("REWIND_E2E_PROMETHEUS_URL")
+    if url:
+        yield Prometheus.external(url)
+        return
+    prom = Prometheus.start(tmp_path_factory.mktemp("prometheus"))
+    try:
+        yield prom
+    finally:
+        prom.stop()
+
+
+@pytest.fixture
+def examples() -> Path:
+    return ROOT / "examples"
