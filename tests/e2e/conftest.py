@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from tests.e2e.support import ROOT, Prometheus, kubectl_binary, wait_for
+from tests.e2e.support import ROOT, Operator, Prometheus, kubectl_binary, wait_for
+from tests.e2e.world import World
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -105,3 +106,28 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
 @pytest.fixture
 def examples() -> Path:
     return ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def operator(
+    kubeconfig: str, crds: None, prometheus: Prometheus, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    """One operator process for the session; a test that kills it must start it again."""
+    op = Operator(kubeconfig=kubeconfig, prometheus_url=prometheus.url, log_path=tmp_path_factory.mktemp("op") / "log")
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+
+
+@pytest.fixture
+def world(api: client.ApiClient, namespace: str, prometheus: Prometheus, operator: Operator) -> Iterator[World]:
+    """A namespace with metric endpoints for both tracks, watched by the running operator."""
+    w = World(api=api, namespace=namespace, prometheus=prometheus).serve_metrics()
+    w.error_rate("stable", 0.0)
+    w.error_rate("canary", 0.0)
+    try:
+        yield w
+    finally:
+        w.close()

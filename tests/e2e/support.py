@@ -169,3 +169,52 @@ class Exporter:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+@dataclass
+class Operator:
+    """The operator as a real subprocess (`kopf run`), so that a test can kill it mid-rollout."""
+
+    kubeconfig: str
+    prometheus_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Operator:
+        import os
+        import sys
+
+        env = {
+            **os.environ,
+            "KUBECONFIG": self.kubeconfig,
+            "REWIND_PROMETHEUS_ADDRESS": self.prometheus_url,
+            "REWIND_METRICS_PORT": str(free_port()),
+            "REWIND_FETCHER_IMAGE": "rewind:e2e",
+        }
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kopf", "run", "--all-namespaces", "--standalone", "-m", "rewind.main"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, exactly like a node dying under the operator."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -34,11 +34,19 @@ class TrackState:
     replicas: int = 0
     ready: int = 0
     updated: int = 0
+    total: int | None = None  # pods of any template still around (status.replicas); None: not known
     current: bool = True  # the Deployment controller has seen the latest spec (observedGeneration)
 
     def settled(self, want: int) -> bool:
-        """The Deployment runs `want` up-to-date replicas, all ready."""
-        return self.exists and self.current and self.replicas == want and min(self.updated, self.ready) >= want
+        """The Deployment runs `want` up-to-date replicas, all ready, and no pods of an older template."""
+        leftovers = self.total is not None and self.total > want
+        return (
+            self.exists
+            and self.current
+            and self.replicas == want
+            and min(self.updated, self.ready) >= want
+            and not leftovers
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""Carry out the core's actions, in order, through the one applier."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from rewind.api.digest import content_digest
+from rewind.api.modeldeployment import ModelDeploymentSpec
+from rewind.api.modelversion import ModelVersionSpec
+from rewind.builders import names, serving
+from rewind.controller import applier, events, lifecycle
+from rewind.controller.config import Config
+from rewind.controller.kube import Kube, get_object
+from rewind.core.model import Decision, Emit, EnsureTrack, MarkVersion, RewriteVersion, ScaleTrack, SetTraffic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Applying:
+    kube: Kube
+    config: Config
+    md: dict[str, Any]
+    spec: ModelDeploymentSpec
+    versions: dict[str, dict[str, Any]]  # ModelVersion objects by semantic version
+    now: datetime
+
+    @property
+    def name(self) -> str:
+        return str(self.md["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.md["metadata"]["namespace"])
+
+    @property
+    def owner(self) -> dict[str, Any]:
+        meta = self.md["metadata"]
+        return {"apiVersion": self.md["apiVersion"], "kind": self.md["kind"], "name": meta["name"], "uid": meta["uid"]}
+
+
+def carry_out(ctx: Applying, decision: Decision) -> None:
+    if any(isinstance(a, EnsureTrack) for a in decision.actions):
+        _services(ctx)
+    for action in decision.actions:
+        if isinstance(action, EnsureTrack):
+            _ensure(ctx, action)
+        elif isinstance(action, ScaleTrack):
+            applier.scale(
+                ctx.kube,
+                namespace=ctx.namespace,
+                name=names.deployment_name(ctx.name, action.track),
+                replicas=action.replicas,
+            )
+        elif isinstance(action, SetTraffic):
+            _route(ctx, action)
+        elif isinstance(action, RewriteVersion):
+            applier.rewrite_version(
+                ctx.kube, namespace=ctx.namespace, name=ctx.name, expected=action.expected, version=action.version
+            )
+        elif isinstance(action, MarkVersion):
+            obj = ctx.versions.get(action.version)
+            if obj is not None:
+                lifecycle.mark(ctx.kube, obj, action, deployment=ctx.name, now=ctx.now)
+        elif isinstance(action, Emit):
+            events.emit(
+                ctx.kube, obj=ctx.md, type=action.type, reason=action.reason, message=action.message, now=ctx.now
+            )
+
+
+def _services(ctx: Applying) -> None:
+    for track in (None, "stable", "canary"):
+        applier.apply(
+            ctx.kube,
+            serving.service(
+                md_name=ctx.name, namespace=ctx.namespace, owner=ctx.owner, port=serving.SERVICE_PORT, track=track
+            ),
+        )
+
+
+def _ensure(ctx: Applying, action: EnsureTrack) -> None:
+    obj = ctx.versions.get(action.version)
+    if obj is None:
+        # The core only serves versions it saw; one deleted since is left serving as it is.
+        log.warning(
+            "%s/%s: ModelVersion %s vanished; %s left as is", ctx.namespace, ctx.name, action.version, action.track
+        )
+        return
+    desired = serving.deployment(
+        md_name=ctx.name,
+        namespace=ctx.namespace,
+        owner=ctx.owner,
+        mv=ModelVersionSpec.model_validate(obj["spec"]),
+        content_digest=content_digest(obj["spec"]),
+        track=action.track,
+        replicas=action.replicas,
+        spec=ctx.spec,
+        fetcher_image=ctx.config.fetcher_image,
+    )
+    applier.apply(ctx.kube, desired)
+
+
+def _route(ctx: Applying, action: SetTraffic) -> None:
+    route_name = ctx.spec.strategy.canary.traffic.http_route
+    if route_name is None:
+        return
+    try:
+        route = get_object(
+            ctx.kube,
+            namespace=ctx.namespace,
+            plural="httproutes",
+            name=route_name,
+            group="gateway.networking.k8s.io",
+            version="v1",
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        message = f"HTTPRoute {route_name} not found: canary weight {action.canary_weight}% not routed"
+        events.emit(ctx.kube, obj=ctx.md, type="Warning", reason="HTTPRouteNotFound", message=message, now=ctx.now)
+        return
+    patch = serving.httproute_backend_patch(
+        route,
+        md_name=ctx.name,
+        namespace=ctx.namespace,
+        stable_weight=100 - action.canary_weight,
+        canary_weight=action.canary_weight,
+        port=serving.SERVICE_PORT,
+    )
+    if patch is not None:
+        applier.patch_route(ctx.kube, namespace=ctx.namespace, name=route_name, patch=patch)

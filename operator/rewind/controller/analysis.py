@@ -1,0 +1,74 @@
+"""Run the checks the core asked for against the deployment's Prometheus, and hand back verdicts."""
+
+from __future__ import annotations
+
+import base64
+
+from kubernetes.client.exceptions import ApiException
+
+from rewind.analysis.check import run_checks
+from rewind.analysis.prometheus import PrometheusProvider, auth_headers
+from rewind.analysis.render import QueryContext
+from rewind.api.modeldeployment import ModelDeploymentSpec
+from rewind.controller.config import Config
+from rewind.controller.kube import Kube
+from rewind.core.checks import AnalysisRequest
+from rewind.core.model import CheckOutcome
+
+_providers: dict[tuple[str, tuple[tuple[str, str], ...]], PrometheusProvider] = {}
+
+
+def _inconclusive(spec: ModelDeploymentSpec, reason: str) -> dict[str, CheckOutcome]:
+    return {m.name: CheckOutcome(verdict="Inconclusive", reason=reason) for m in spec.analysis.metrics}
+
+
+def _headers(kube: Kube, namespace: str, spec: ModelDeploymentSpec) -> dict[str, str]:
+    ref = spec.analysis.prometheus.secret_ref
+    if ref is None:
+        return {}
+    secret = kube.core.read_namespaced_secret(ref.name, namespace)
+    data = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+    if ref.key:
+        return auth_headers({"token": data.get(ref.key, "")})
+    return auth_headers(data)
+
+
+def provider(url: str, headers: dict[str, str]) -> PrometheusProvider:
+    """One provider (one HTTP session) per address and credentials, reused across ticks."""
+    key = (url, tuple(sorted(headers.items())))
+    if key not in _providers:
+        _providers[key] = PrometheusProvider(url=url, headers=headers or None)
+    return _providers[key]
+
+
+def run(
+    kube: Kube, *, config: Config, namespace: str, name: str, spec: ModelDeploymentSpec, request: AnalysisRequest
+) -> dict[str, CheckOutcome]:
+    """Every metric checked once for `request`; problems reaching Prometheus come back Inconclusive."""
+    url = spec.analysis.prometheus.address or config.prometheus_address
+    if not url:
+        return _inconclusive(spec, "no Prometheus address: set spec.analysis.prometheus.address or the operator's")
+    try:
+        headers = _headers(kube, namespace, spec)
+    except (ApiException, ValueError) as exc:
+        detail = getattr(exc, "reason", None) or str(exc)
+        return _inconclusive(spec, f"Prometheus credentials unusable: {detail}")
+    ctx = QueryContext(
+        namespace=namespace,
+        deployment=name,
+        model=spec.model,
+        version=request.version,
+        track=request.track,
+        interval=spec.analysis.interval,
+    )
+    results = run_checks(provider=provider(url, headers), metrics=spec.analysis.metrics, ctx=ctx)
+    out: dict[str, CheckOutcome] = {}
+    for metric_name, (judgement, measurement, query) in results.items():
+        out[metric_name] = CheckOutcome(
+            verdict=judgement.verdict,
+            value=judgement.value,
+            stable_value=measurement.stable_value,
+            reason=judgement.reason,
+            query=query or None,
+        )
+    return out

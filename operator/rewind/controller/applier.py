@@ -1,0 +1,134 @@
+"""The one applier: every write the operator makes goes through here, with one 404/409 policy.
+
+- Desired objects are compared with what is there first; an object that already holds every desired
+  field is left alone, so an idle deployment costs no writes.
+- Owned objects are written with server-side apply (field manager `rewind`, forced: we own them).
+- A missing object on scale is not an error (nothing to scale); a conflict on a guarded patch means
+  somebody else changed the object first, and the caller decides again on the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from rewind.controller.kube import GROUP, MD_PLURAL, MV_PLURAL, VERSION, Kube, plain
+
+log = logging.getLogger(__name__)
+FIELD_MANAGER = "rewind"
+APPLY = "application/apply-patch+yaml"
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+def contains(existing: object, desired: object) -> bool:
+    """Whether `existing` already holds everything in `desired` (server-added fields are ignored)."""
+    if isinstance(desired, dict):
+        return isinstance(existing, dict) and all(contains(existing.get(str(k)), v) for k, v in desired.items())
+    if isinstance(desired, list):
+        return (
+            isinstance(existing, list)
+            and len(existing) == len(desired)
+            and all(contains(e, d) for e, d in zip(existing, desired, strict=True))
+        )
+    return bool(existing == desired)
+
+
+def _missing(exc: ApiException) -> bool:
+    return bool(exc.status == 404)
+
+
+def apply(kube: Kube, obj: dict[str, Any]) -> str:
+    """Create or update an owned Deployment or Service; returns created, updated or unchanged."""
+    kind, meta = obj["kind"], obj["metadata"]
+    name, namespace = meta["name"], meta["namespace"]
+    read, patch = {
+        "Deployment": (kube.apps.read_namespaced_deployment, kube.apps.patch_namespaced_deployment),
+        "Service": (kube.core.read_namespaced_service, kube.core.patch_namespaced_service),
+    }[kind]
+    try:
+        existing = plain(kube, read(name, namespace))
+    except ApiException as exc:
+        if not _missing(exc):
+            raise
+        existing = None
+    if existing is not None and contains(existing, obj):
+        return "unchanged"
+    patch(name, namespace, obj, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+    log.info("%s %s/%s %s", "created" if existing is None else "updated", namespace, kind, name)
+    return "created" if existing is None else "updated"
+
+
+def scale(kube: Kube, *, namespace: str, name: str, replicas: int) -> bool:
+    """Set a Deployment's replicas without touching its pod template; False if it is not there."""
+    try:
+        current = kube.apps.read_namespaced_deployment(name, namespace)
+    except ApiException as exc:
+        if _missing(exc):
+            return False
+        raise
+    if current.spec.replicas == replicas:
+        return True
+    # A plain merge patch, not an apply: applying a partial object would release (and so delete) every
+    # field our apply-manager owns but the partial object leaves out, the pod template included.
+    kube.apps.patch_namespaced_deployment(name, namespace, {"spec": {"replicas": replicas}}, _content_type=MERGE)
+    return True
+
+
+def rewrite_version(kube: Kube, *, namespace: str, name: str, expected: str, version: str) -> bool:
+    """Rewrite spec.version only if it still reads `expected` (a JSON patch `test`); False if it moved."""
+    body = [
+        {"op": "test", "path": "/spec/version", "value": expected},
+        {"op": "replace", "path": "/spec/version", "value": version},
+    ]
+    try:
+        kube.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, MD_PLURAL, name, body, _content_type=JSON_PATCH
+        )
+    except ApiException as exc:
+        if exc.status in (409, 422):
+            log.info("spec.version of %s/%s changed before the rewrite to %s", namespace, name, version)
+            return False
+        raise
+    return True
+
+
+def patch_status(kube: Kube, *, namespace: str, plural: str, name: str, patch: dict[str, Any]) -> None:
+    """A JSON merge patch of the status subresource; an empty patch is not sent."""
+    if not patch:
+        return
+    kube.custom.patch_namespaced_custom_object_status(
+        GROUP, VERSION, namespace, plural, name, {"status": patch}, _content_type=MERGE
+    )
+
+
+def patch_labels(kube: Kube, *, namespace: str, name: str, labels: dict[str, str | None]) -> None:
+    """Merge labels onto a ModelVersion (None removes one); metadata stays editable though spec is not."""
+    kube.custom.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, MV_PLURAL, name, {"metadata": {"labels": labels}}, _content_type=MERGE
+    )
+
+
+def patch_route(kube: Kube, *, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    kube.custom.patch_namespaced_custom_object(
+        "gateway.networking.k8s.io", "v1", namespace, "httproutes", name, patch, _content_type=MERGE
+    )
+
+
+def merge_patch(old: Any, new: Any) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) turning `old` into `new`; {} when they are equal."""
+    patch: dict[str, Any] = {}
+    old = old if isinstance(old, dict) else {}
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            sub = merge_patch(before, value)
+            if sub:
+                patch[key] = sub
+        elif value != before:
+            patch[key] = value
+    return patch

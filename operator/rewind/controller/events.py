@@ -1,0 +1,54 @@
+"""Kubernetes Events: every decision the operator makes is visible in `kubectl describe` and `get events`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from rewind.controller.kube import Kube
+
+log = logging.getLogger(__name__)
+COMPONENT = "rewind"
+
+
+def emit(kube: Kube, *, obj: dict[str, Any], type: str, reason: str, message: str, now: datetime) -> None:
+    """Post one Event about `obj`; a failure to post is logged, never raised (events are best effort)."""
+    meta = obj["metadata"]
+    ref = client.V1ObjectReference(
+        api_version=obj.get("apiVersion"),
+        kind=obj.get("kind"),
+        name=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta.get("uid"),
+        resource_version=meta.get("resourceVersion"),
+    )
+    event = client.CoreV1Event(
+        metadata=client.V1ObjectMeta(name=f"{meta['name']}.{uuid.uuid4().hex[:12]}", namespace=meta["namespace"]),
+        involved_object=ref,
+        type=type,
+        reason=reason,
+        message=message[:1024],
+        first_timestamp=now,
+        last_timestamp=now,
+        count=1,
+        source=client.V1EventSource(component=COMPONENT),
+        reporting_component=COMPONENT,
+        reporting_instance=COMPONENT,
+    )
+    log.log(
+        logging.WARNING if type == "Warning" else logging.INFO,
+        "%s/%s %s: %s",
+        meta["namespace"],
+        meta["name"],
+        reason,
+        message,
+    )
+    try:
+        kube.core.create_namespaced_event(meta["namespace"], event)
+    except ApiException as exc:
+        log.warning("could not post event %s on %s: %s", reason, meta["name"], exc.reason)

@@ -1,0 +1,110 @@
+"""ModelVersion bookkeeping: content digest, duplicates, the unpinned-image flag, lifecycle transitions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rewind.api.common import Condition, ConditionStatus
+from rewind.api.digest import content_digest, short
+from rewind.api.modelversion import MvPhase
+from rewind.controller import applier, events
+from rewind.controller.kube import MV_PLURAL, Kube, list_objects
+from rewind.controller.observe import FAILED_LABEL
+from rewind.core.model import MarkVersion, iso
+from rewind.core.records import set_condition
+
+DIGEST_LABEL = "rewind.dev/content-digest"
+MODEL_LABEL = "rewind.dev/model"
+HISTORY_LIMIT = 20
+
+
+def _status_patch(obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    return applier.merge_patch(obj.get("status") or {}, {**(obj.get("status") or {}), **status})
+
+
+def register(kube: Kube, obj: dict[str, Any], *, now: datetime) -> None:
+    """Stamp a ModelVersion with its identity and flag what is wrong with it, idempotently.
+
+    - `status.contentDigest` and the label `rewind.dev/content-digest` (short form);
+    - `Invalid` when an older ModelVersion already claims the same model and version;
+    - condition `ImagePinned=False` (and a Warning Event, once) for a runtime image without @sha256.
+    """
+    meta, spec = obj["metadata"], obj["spec"]
+    namespace, name = meta["namespace"], meta["name"]
+    digest = content_digest(spec)
+    labels = meta.get("labels") or {}
+    if labels.get(DIGEST_LABEL) != short(digest) or labels.get(MODEL_LABEL) != spec["model"]:
+        applier.patch_labels(
+            kube, namespace=namespace, name=name, labels={DIGEST_LABEL: short(digest), MODEL_LABEL: spec["model"]}
+        )
+    status = dict(obj.get("status") or {})
+    status["contentDigest"] = digest
+    stamp = iso(now)
+    older = _older_twin(kube, obj)
+    if older is not None:
+        status["phase"] = "Invalid"
+        status["conditions"] = _cond(
+            status,
+            "Valid",
+            "False",
+            "DuplicateVersion",
+            f"{older} already is {spec['model']} {spec['version']}; the older one wins",
+            stamp=stamp,
+        )
+    else:
+        if status.get("phase") in (None, "Invalid"):
+            status["phase"] = "Available"
+        status["conditions"] = _cond(status, "Valid", "True", "Unique", "", stamp=stamp)
+    pinned = "@sha256:" in spec["runtime"]["image"]
+    before = {c["type"]: c for c in status.get("conditions", [])}.get("ImagePinned")
+    if pinned:
+        status["conditions"] = _cond(status, "ImagePinned", "True", "Digest", "", stamp=stamp)
+    else:
+        message = (
+            f"runtime image {spec['runtime']['image']} is a tag, not a digest: "
+            "what it runs can change under the same version"
+        )
+        status["conditions"] = _cond(status, "ImagePinned", "False", "UnpinnedImage", message, stamp=stamp)
+        if before is None or before.get("status") != "False":
+            events.emit(kube, obj=obj, type="Warning", reason="UnpinnedImage", message=message, now=now)
+    applier.patch_status(kube, namespace=namespace, plural=MV_PLURAL, name=name, patch=_status_patch(obj, status))
+
+
+def _cond(
+    status: dict[str, Any], type: str, value: ConditionStatus, reason: str, message: str, *, stamp: str
+) -> list[dict[str, Any]]:
+    current = [Condition.model_validate(c) for c in status.get("conditions") or []]
+    updated = set_condition(current, type=type, status=value, reason=reason, message=message, now=stamp)
+    return [c.wire() for c in updated]
+
+
+def _older_twin(kube: Kube, obj: dict[str, Any]) -> str | None:
+    meta, spec = obj["metadata"], obj["spec"]
+    mine = (meta.get("creationTimestamp", ""), meta["name"])
+    for other in list_objects(kube, namespace=meta["namespace"], plural=MV_PLURAL):
+        o_meta, o_spec = other["metadata"], other.get("spec") or {}
+        same = (o_spec.get("model"), o_spec.get("version")) == (spec["model"], spec["version"])
+        if same and o_meta["name"] != meta["name"] and (o_meta.get("creationTimestamp", ""), o_meta["name"]) < mine:
+            return str(o_meta["name"])
+    return None
+
+
+def mark(kube: Kube, obj: dict[str, Any], action: MarkVersion, *, deployment: str, now: datetime) -> None:
+    """Record a lifecycle transition on a ModelVersion: phase, a bounded history entry, the Failed latch."""
+    meta = obj["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    if action.failed and (meta.get("labels") or {}).get(FAILED_LABEL) != "true":
+        applier.patch_labels(kube, namespace=namespace, name=name, labels={FAILED_LABEL: "true"})
+    status = obj.get("status") or {}
+    phase: MvPhase = action.phase
+    if not action.failed and (meta.get("labels") or {}).get(FAILED_LABEL) == "true":
+        return  # a Failed version stays Failed (the record) until a human lifts the latch
+    if status.get("phase") == phase:
+        return
+    entry = {"time": iso(now), "phase": phase, "deployment": deployment, "reason": action.reason[:4096]}
+    history = [*(status.get("history") or []), entry][-HISTORY_LIMIT:]
+    applier.patch_status(
+        kube, namespace=namespace, plural=MV_PLURAL, name=name, patch={"phase": phase, "history": history}
+    )
+    obj.setdefault("status", {}).update(phase=phase, history=history)

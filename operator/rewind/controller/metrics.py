@@ -1,0 +1,21 @@
+"""The operator's own metrics, on /metrics (prefix `rewind_`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+ROLLOUTS = Counter("rewind_rollouts_total", "Rollouts that ended, by outcome.", ["outcome"])
+ROLLBACKS = Counter("rewind_rollbacks_total", "Automatic rollbacks, by reason.", ["reason"])
+CHECKS = Counter("rewind_analysis_checks_total", "Analysis checks, by verdict.", ["verdict"])
+ROLLBACK_SECONDS = Histogram(
+    "rewind_rollback_seconds",
+    "Time from the failing check (or deadline) being seen to the canary having zero traffic.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+RECONCILE_SECONDS = Histogram("rewind_reconcile_duration_seconds", "Duration of one reconcile tick.")
+EVENTS = Counter("rewind_decision_events_total", "Decisions announced as Events, by reason.", ["reason"])
+
+
+def serve(port: int) -> None:
+    if port:
+        start_http_server(port)

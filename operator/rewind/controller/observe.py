@@ -1,0 +1,78 @@
+"""Read what the core needs from the cluster: the model's versions and the two serving tracks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from rewind.api.digest import content_digest
+from rewind.api.modelversion import ModelVersionSpec
+from rewind.builders import names
+from rewind.controller.kube import MV_PLURAL, Kube, list_objects, plain
+from rewind.core.model import TrackState, VersionInfo
+
+FAILED_LABEL = "rewind.dev/failed"
+
+
+def version_info(obj: dict[str, Any]) -> VersionInfo | None:
+    """The core's view of one ModelVersion object; None if its spec does not parse (it can not serve)."""
+    try:
+        spec = ModelVersionSpec.model_validate(obj.get("spec") or {})
+    except ValidationError:
+        return None
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    status = obj.get("status") or {}
+    return VersionInfo(
+        name=meta.get("name", ""),
+        version=spec.version,
+        content_digest=content_digest(obj["spec"]),
+        features=spec.features,
+        failed=labels.get(FAILED_LABEL) == "true",
+        invalid=status.get("phase") == "Invalid",
+    )
+
+
+def model_versions(kube: Kube, *, namespace: str, model: str) -> dict[str, dict[str, Any]]:
+    """Every ModelVersion of `model` in the namespace, by semantic version.
+
+    When two objects claim one version, the older one is kept (it is the one that may serve; the
+    newer one is marked Invalid by the ModelVersion handler).
+    """
+    found: dict[str, dict[str, Any]] = {}
+    items = sorted(
+        list_objects(kube, namespace=namespace, plural=MV_PLURAL),
+        key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]),
+    )
+    for obj in items:
+        spec = obj.get("spec") or {}
+        if spec.get("model") == model and spec.get("version") not in found:
+            found[spec["version"]] = obj
+    return found
+
+
+def versions(objects: dict[str, dict[str, Any]]) -> dict[str, VersionInfo]:
+    infos = {v: version_info(o) for v, o in objects.items()}
+    return {v: i for v, i in infos.items() if i is not None}
+
+
+def track(kube: Kube, *, namespace: str, md: str, name: str) -> TrackState:
+    try:
+        dep = plain(kube, kube.apps.read_namespaced_deployment(names.deployment_name(md, name), namespace))
+    except ApiException as exc:
+        if exc.status == 404:
+            return TrackState()
+        raise
+    spec, status = dep.get("spec") or {}, dep.get("status") or {}
+    annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
+    return TrackState(
+        exists=True,
+        version=annotations.get(names.VERSION_ANNOTATION),
+        replicas=spec.get("replicas") or 0,
+        ready=status.get("readyReplicas") or 0,
+        updated=status.get("updatedReplicas") or 0,
+        total=status.get("replicas") or 0,
+        current=(status.get("observedGeneration") or 0) >= (dep["metadata"].get("generation") or 0),
+    )
