@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from tests.e2e.support import Operator, Prometheus
 from tests.e2e.world import World
 
 
@@ -82,3 +85,122 @@ def test_error_rate_failure_rolls_back_and_latches(world: World) -> None:
     assert status["stableVersion"] == "1.1.0"
     assert world.deployment("canary").spec.replicas == 0
     assert world.get()["spec"]["version"] == "2.0.0"
+
+
+def test_canary_pods_never_available_roll_back_at_the_deadline(world: World) -> None:
+    world.mv("1.1.0")
+    world.mv("2.0.0", resources={"requests": {"cpu": "100000"}})  # no node can ever take it
+    world.md("1.1.0", strategy={"canary": {"progressDeadline": "8s"}})
+    world.wait_healthy("1.1.0")
+
+    world.set_version("2.0.0")
+    status = world.wait_status("rolled back", lambda s: s.get("phase") == "RolledBack", timeout=60)
+    entry = status["history"][-1]
+    assert (entry["version"], entry["outcome"]) == ("2.0.0", "RolledBack")
+    assert entry["reason"].startswith("ProgressDeadlineExceeded")
+    started, ended = (datetime.fromisoformat(entry[k].replace("Z", "+00:00")) for k in ("from", "to"))
+    assert (ended - started).total_seconds() >= 8, "not rolled back before the deadline"
+    assert world.get()["spec"]["version"] == "1.1.0"
+    assert world.version_obj("2.0.0")["metadata"]["labels"]["rewind.dev/failed"] == "true"
+
+
+def test_inconclusive_analysis_pauses_and_never_promotes(world: World, prometheus: Prometheus) -> None:
+    world.mv("1.0.0")
+    world.mv("1.1.0")
+    world.md("1.0.0")
+    world.wait_healthy("1.0.0")
+
+    # Prometheus unreachable: every check is inconclusive, the rollout pauses at its first step.
+    world.patch_md({"analysis": {"prometheus": {"address": "http://127.0.0.1:9"}}})
+    world.set_version("1.1.0")
+    status = world.wait_status("paused", lambda s: s.get("phase") == "Paused")
+    progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
+    assert progressing["reason"] == "AnalysisInconclusive"
+    assert status["canary"]["step"] == 0
+    assert status["stableVersion"] == "1.0.0"
+
+    # Prometheus back, but the canary exports no data yet: still paused, still not promoted.
+    world.error_rate("canary", None)
+    world.patch_md({"analysis": {"prometheus": {"address": prometheus.url}}})
+    status = world.wait_status(
+        "no data", lambda s: "no data" in str(s.get("canary", {}).get("analysis", {}).get("error-rate", {}))
+    )
+    assert status["stableVersion"] == "1.0.0"
+    assert status["canary"]["step"] == 0
+
+    # Data arrives and passes: the rollout resumes and promotes.
+    world.error_rate("canary", 0.0)
+    world.wait_healthy("1.1.0", timeout=90)
+
+
+def test_rollback_target_skips_a_healthy_version_with_an_incompatible_feature_schema(world: World) -> None:
+    world.mv("1.0.0", features="3")
+    world.mv("1.1.0", features="2")  # served while the deployment still accepted schema v2
+    world.mv("2.0.0", features="3")
+    world.md("1.0.0")
+    world.wait_healthy("1.0.0")
+    world.set_version("1.1.0")
+    world.wait_healthy("1.1.0", timeout=90)
+
+    world.patch_md({"features": {"compatibleVersions": []}})  # v2 features are gone from serving
+    world.error_rate("canary", 0.5)
+    world.set_version("2.0.0")
+    world.wait_status(
+        "rolled back to 1.0.0",
+        lambda s: s.get("phase") == "RolledBack" and s.get("stableVersion") == "1.0.0",
+        timeout=90,
+    )
+    assert world.get()["spec"]["version"] == "1.0.0"
+    rolled = [m for r, m in world.events() if r == "RolledBack"]
+    assert rolled and "to 1.0.0" in rolled[-1]
+
+
+def test_failure_during_bake_rolls_back_to_the_previous_healthy_version(world: World) -> None:
+    world.mv("1.0.0")
+    world.mv("1.1.0")
+    world.md("1.0.0", analysis={"bake": "30s"})
+    world.wait_healthy("1.0.0", timeout=90)
+
+    world.error_rate("stable", 0.5)  # whatever is promoted next fails once it serves as stable
+    world.set_version("1.1.0")
+    status = world.wait_status(
+        "bake failure rolled back",
+        lambda s: s.get("phase") == "RolledBack" and s.get("stableVersion") == "1.0.0",
+        timeout=120,
+    )
+    outcomes = [(e["version"], e.get("outcome")) for e in status["history"]]
+    assert ("1.1.0", "RolledBack") in outcomes
+    failed = next(e for e in status["history"] if e["version"] == "1.1.0")
+    assert failed["reason"].startswith("BakeFailed")
+    assert world.get()["spec"]["version"] == "1.0.0"
+    assert world.version_obj("1.1.0")["status"]["phase"] == "Failed"
+    assert world.deployment("stable").spec.template.metadata.labels["rewind.dev/version"] == "1.0.0"
+
+
+def test_operator_killed_mid_step_resumes_without_repeating_a_step(world: World, operator: Operator) -> None:
+    world.mv("1.0.0")
+    world.mv("1.1.0")
+    steps = [{"weight": 20, "pause": "3s"}, {"weight": 40, "pause": "3s"}, {"weight": 60, "pause": "3s"}]
+    world.md("1.0.0", strategy={"canary": {"steps": steps}})
+    world.wait_healthy("1.0.0")
+
+    world.set_version("1.1.0")
+    world.wait_status("step 2", lambda s: (s.get("canary") or {}).get("step") == 1)
+    operator.kill()
+    frozen = world.status()["canary"]
+    operator.start()
+
+    seen: list[int] = [frozen["step"]]
+
+    def done(status: dict[str, object]) -> bool:
+        canary = status.get("canary")
+        if isinstance(canary, dict) and canary["step"] != seen[-1]:
+            seen.append(canary["step"])
+        return status.get("phase") == "Healthy" and status.get("lastHealthyVersion") == "1.1.0"
+
+    world.wait_status("healthy after restart", done, timeout=120)
+    assert seen == sorted(set(seen)), f"a step went backwards or repeated: {seen}"
+    assert seen[-1] == 2
+    step_events = [m for r, m in world.events() if r == "CanaryStep"]
+    assert len(step_events) == 2, step_events
+    assert len([e for e in world.status()["history"] if e["version"] == "1.1.0"]) == 1
