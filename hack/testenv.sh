@@ -10,10 +10,14 @@ K8S_VERSION="${K8S_VERSION:-v1.36.5}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
+GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.4.1}"
 CACHE="${REWIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rewind}"
 BIN="$CACHE/bin/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION"
 
+GATEWAY_CRDS="$CACHE/gateway-api-$GATEWAY_API_VERSION"
+
 if [[ "${1:-}" == "--print" ]]; then echo "$BIN"; exit 0; fi
+if [[ "${1:-}" == "--gateway-crds" ]]; then echo "$GATEWAY_CRDS"; exit 0; fi
 
 # The checksum database is not reachable from these machines (only the module proxy is), so module
 # integrity rests on the proxy; these binaries are test tools, never shipped.
@@ -70,6 +74,19 @@ build_etcd
 go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 go_install kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"
 go_install helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION"
+
+# The Gateway API CRDs ship inside their Go module; the proxy is where we can get them from.
+gateway_crds() {
+  [[ -f "$GATEWAY_CRDS/gateway.networking.k8s.io_httproutes.yaml" ]] && return 0
+  log "fetching Gateway API CRDs $GATEWAY_API_VERSION"
+  local mod dir; mod="$(mktemp -d)"
+  dir="$(cd "$mod" && go mod init rewind.dev/testenv-gw >/dev/null 2>&1 \
+    && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  rm -rf "$mod"
+  mkdir -p "$GATEWAY_CRDS"
+  cp "$dir"/config/crd/standard/*.yaml "$GATEWAY_CRDS/"
+}
+gateway_crds
 
 if ! command -v prometheus >/dev/null 2>&1; then
   log "installing prometheus from Debian's packages"

@@ -131,3 +131,17 @@ def world(api: client.ApiClient, namespace: str, prometheus: Prometheus, operato
         yield w
     finally:
         w.close()
+
+
+@pytest.fixture(scope="session")
+def gateway_api(kubectl: list[str]) -> None:
+    """The Gateway API CRDs (from the sigs.k8s.io/gateway-api module, fetched by `make testenv`)."""
+    crds = subprocess.run(
+        [str(ROOT / "hack" / "testenv.sh"), "--gateway-crds"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run([*kubectl, "apply", "--server-side", "-f", crds], check=True, capture_output=True)
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "crd/httproutes.gateway.networking.k8s.io", "--timeout=60s"],
+        check=True,
+        capture_output=True,
+    )

@@ -179,16 +179,18 @@ class Operator:
     prometheus_url: str
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    metrics_port: int = 0
 
     def start(self) -> Operator:
         import os
         import sys
 
+        self.metrics_port = free_port()
         env = {
             **os.environ,
             "KUBECONFIG": self.kubeconfig,
             "REWIND_PROMETHEUS_ADDRESS": self.prometheus_url,
-            "REWIND_METRICS_PORT": str(free_port()),
+            "REWIND_METRICS_PORT": str(self.metrics_port),
             "REWIND_FETCHER_IMAGE": "rewind:e2e",
         }
         log = self.log_path.open("ab")
@@ -215,6 +217,17 @@ class Operator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
             self.process = None
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of one of the operator's own metrics over the series matching `labels` (0 if none)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            series, _, value = line.rpartition(" ")
+            if series.split("{")[0] == name and all(f'{k}="{v}"' in series for k, v in labels.items()):
+                total += float(value)
+        return total
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -50,7 +50,7 @@ def test_canary_walks_every_step_and_promotes(world: World) -> None:
         assert reason in reasons, reasons
 
 
-def test_error_rate_failure_rolls_back_and_latches(world: World) -> None:
+def test_error_rate_failure_rolls_back_and_latches(world: World, operator: Operator) -> None:
     world.mv("1.1.0")
     world.mv("2.0.0")
     world.md("1.1.0")
@@ -76,6 +76,8 @@ def test_error_rate_failure_rolls_back_and_latches(world: World) -> None:
     assert stable.spec.template.metadata.labels["rewind.dev/version"] == "1.1.0"
     messages = [m for r, m in world.events() if r == "RolledBack"]
     assert messages and "error-rate=0.5" in messages[0]
+    assert operator.metric("rewind_rollbacks_total", reason="AnalysisFailed") >= 1
+    assert operator.metric("rewind_rollback_seconds_count") >= 1
 
     # A GitOps sync puts the bad version back: the latch holds, serving stays on 1.1.0.
     world.set_version("2.0.0")
