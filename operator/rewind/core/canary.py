@@ -32,7 +32,6 @@ def progress(plan: Plan) -> None:
         if plan.observed.canary.version == c.version and plan.observed.canary.settled(want):
             c = c.model_copy(update={"available_at": plan.stamp})
             plan.update(canary=c)
-            plan.serve_canary(c.version, c.weight, route=True)
         else:
             deadline = parse_time(c.step_started_at) + parse_duration(spec.strategy.canary.progress_deadline)
             if plan.now >= deadline:
@@ -46,8 +45,6 @@ def progress(plan: Plan) -> None:
             plan.phase("Progressing", _describe(plan, c, "waiting for canary pods"), progressing="CanaryStep")
             plan.requeue(checks.seconds_until(deadline, plan.now))
             return
-    else:
-        plan.serve_canary(c.version, c.weight, route=True)
 
     folded = checks.fold(spec, c.analysis, plan.observed.checks or {}, plan.now)
     if plan.observed.checks is not None:
@@ -62,8 +59,10 @@ def progress(plan: Plan) -> None:
             detail=checks.describe(folded.failed),
         )
         return
-    next_check = checks.next_check(spec, c.analysis) if spec.analysis.metrics else None
-    plan.requeue(checks.seconds_until(next_check, plan.now))
+    # Served after the failure check, so that a rollback decision never first asks the bad canary to serve.
+    plan.serve_canary(c.version, c.weight, route=True)
+    if spec.analysis.metrics:
+        plan.requeue(checks.wait_for_check(spec, c.analysis, plan.now))
     if spec.paused:
         plan.phase("Paused", _describe(plan, c, "paused (spec.paused)"), progressing="Paused")
         return
@@ -79,7 +78,8 @@ def progress(plan: Plan) -> None:
     if plan.now < step_end or not folded.all_passed:
         why = "analysing" if plan.now < step_end else "waiting for a passing check"
         plan.phase("Progressing", _describe(plan, c, why), progressing="CanaryStep")
-        plan.requeue(checks.seconds_until(step_end, plan.now))
+        if plan.now < step_end:  # past it, only the next check can move the step on: no busy requeue
+            plan.requeue(checks.seconds_until(step_end, plan.now))
         return
     _advance(plan, c)
 

@@ -94,6 +94,11 @@ def describe(failed: Mapping[str, MetricResult]) -> str:
     return "; ".join(parts)
 
 
+def wait_for_check(spec: ModelDeploymentSpec, analysis: Mapping[str, MetricResult] | None, now: datetime) -> float:
+    """Seconds until the next check is due; 0 when nothing was checked yet (the first check is due at once)."""
+    return seconds_until(next_check(spec, analysis), now) or 0.0
+
+
 def seconds_until(moment: datetime | None, now: datetime) -> float | None:
     if moment is None:
         return None

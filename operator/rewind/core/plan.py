@@ -10,7 +10,7 @@ from rewind.api.common import ConditionStatus
 from rewind.api.modeldeployment import MdPhase, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders.serving import replica_split
 from rewind.core.model import Action, Decision, EnsureTrack, Observed, ScaleTrack, SetTraffic, iso
-from rewind.core.records import condition, set_condition
+from rewind.core.records import condition, set_condition, trim
 
 
 @dataclass
@@ -86,5 +86,7 @@ class Plan:
 
     def decision(self) -> Decision:
         self.update(observed_generation=self.observed.generation)
+        if self.status.history:
+            self.update(history=trim(self.status.history, self.spec.revision_history_limit))
         wake = min(self.wake) if self.wake else None
         return Decision(actions=tuple(self.actions), status=self.status, requeue_after=wake)

@@ -24,7 +24,9 @@ def roll_back(plan: Plan, *, bad: str, track: Track, reason: str, detail: str) -
         outcome="RolledBack",
         reason=f"{reason}: {detail}",
     )
-    plan.update(history=history, canary=None, bake=None, update=None)
+    # A failed canary does not end the bake of the stable version it ran next to.
+    bake = status.bake if status.bake is not None and status.bake.version != bad else None
+    plan.update(history=history, canary=None, bake=bake, update=None)
     if track == "canary" or plan.observed.canary.exists:
         plan.stop_canary()
     plan.act(MarkVersion(bad, "Failed", f"{reason}: {detail}", failed=True))

@@ -23,10 +23,14 @@ def hold(plan: Plan) -> None:
     if bake is not None and bake.version == stable:
         _bake(plan, bake)
         return
-    if plan.status.phase == "Degraded":
+    info = plan.observed.versions.get(stable)
+    if plan.status.phase == "Degraded" and info is not None and info.failed:
+        # What serves failed and nothing could replace it; spec.version pointing back at a good version, or
+        # a new rollout, is what ends this.
         plan.phase("Degraded", plan.status.message or "")
     elif plan.is_true("RolledBack"):
-        plan.phase("RolledBack", plan.status.message or f"rolled back to {stable}")
+        message = plan.status.message if plan.status.phase == "RolledBack" else None  # not a stale Blocked one
+        plan.phase("RolledBack", message or f"rolled back to {stable}")
     else:
         plan.phase("Healthy", f"{stable} serves")
 
@@ -50,7 +54,7 @@ def _bake(plan: Plan, bake: BakeStatus) -> None:
         )
         plan.update(bake=None, last_healthy_version=bake.version, history=history)
         plan.act(Emit("Normal", "Healthy", f"{bake.version} passed its bake window and is healthy"))
-        plan.phase("Healthy", f"{bake.version} serves and is healthy")
+        plan.phase("Healthy", f"{bake.version} serves")
         return
     if folded.stalled:
         why = "bake analysis inconclusive (Prometheus unreachable or no data)"
@@ -58,7 +62,7 @@ def _bake(plan: Plan, bake: BakeStatus) -> None:
     else:
         plan.phase("Progressing", f"{bake.version} serves; baking until {end:%H:%M:%S}", progressing="Baking")
     if spec.analysis.metrics:
-        plan.requeue(checks.seconds_until(checks.next_check(spec, bake.analysis), plan.now))
+        plan.requeue(checks.wait_for_check(spec, bake.analysis, plan.now))
     if plan.now < end:
         plan.requeue(checks.seconds_until(end, plan.now))
 

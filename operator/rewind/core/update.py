@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import BakeStatus, UpdateStatus
-from rewind.core import checks
+from rewind.core import checks, guard
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, parse_time
 from rewind.core.plan import Plan
 from rewind.core.records import update_open
@@ -17,6 +17,11 @@ def progress(plan: Plan) -> None:
     spec = plan.spec
     if spec.version != u.version:
         _abandon(plan, u)
+        return
+    blocked = guard.check(u.version, plan.observed.versions, spec.features)
+    if blocked is not None:
+        # As for a canary: a version that may no longer serve (latched Failed, skewed, gone) is not rolled on.
+        roll_back(plan, bad=u.version, track="stable", reason=blocked.reason, detail=blocked.message)
         return
     replicas = spec.replicas
     if plan.observed.canary.exists and plan.observed.canary.replicas:
@@ -34,7 +39,8 @@ def progress(plan: Plan) -> None:
         return
     plan.act(EnsureTrack("stable", u.version, replicas))
     plan.phase("Progressing", f"updating stable to {u.version} ({u.reason})", progressing="Updating")
-    plan.requeue(checks.seconds_until(deadline, plan.now))
+    if plan.now < deadline:  # a fast track has no deadline to act on: past it, wait for the pods, do not spin
+        plan.requeue(checks.seconds_until(deadline, plan.now))
 
 
 def _complete(plan: Plan, u: UpdateStatus) -> None:
@@ -61,7 +67,9 @@ def _complete(plan: Plan, u: UpdateStatus) -> None:
         bake=None if healthy else BakeStatus(version=u.version, started_at=plan.stamp),
         last_healthy_version=u.version if healthy else plan.status.last_healthy_version,
     )
-    if old is not None and old != u.version:
+    old_info = plan.observed.versions.get(old) if old is not None else None
+    if old is not None and old != u.version and not (old_info is not None and old_info.failed):
+        # A stable version that failed its bake keeps its Failed phase: it is rolled back, not superseded.
         plan.act(MarkVersion(old, "Archived", f"superseded by {u.version}"))
     plan.act(
         MarkVersion(u.version, "Production", f"{u.reason.lower()} update"),
