@@ -16,7 +16,16 @@ from rewind.builders import names, serving
 from rewind.controller import applier, events, lifecycle
 from rewind.controller.config import Config
 from rewind.controller.kube import Kube, get_object
-from rewind.core.model import Decision, Emit, EnsureTrack, MarkVersion, RewriteVersion, ScaleTrack, SetTraffic
+from rewind.core.model import (
+    ClearRequest,
+    Decision,
+    Emit,
+    EnsureTrack,
+    MarkVersion,
+    RewriteVersion,
+    ScaleTrack,
+    SetTraffic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,8 @@ def carry_out(ctx: Applying, decision: Decision) -> None:
             obj = ctx.versions.get(action.version)
             if obj is not None:
                 lifecycle.mark(ctx.kube, obj, action, deployment=ctx.name, now=ctx.now)
+        elif isinstance(action, ClearRequest):
+            applier.clear_annotation(ctx.kube, namespace=ctx.namespace, name=ctx.name, annotation=action.annotation)
         elif isinstance(action, Emit):
             events.emit(
                 ctx.kube, obj=ctx.md, type=action.type, reason=action.reason, message=action.message, now=ctx.now

@@ -95,6 +95,12 @@ def rewrite_version(kube: Kube, *, namespace: str, name: str, expected: str, ver
     return True
 
 
+def clear_annotation(kube: Kube, *, namespace: str, name: str, annotation: str) -> None:
+    """Remove a one-shot request annotation from a ModelDeployment (absent already: nothing sent)."""
+    body = {"metadata": {"annotations": {annotation: None}}}
+    kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, MD_PLURAL, name, body, _content_type=MERGE)
+
+
 def patch_status(kube: Kube, *, namespace: str, plural: str, name: str, patch: dict[str, Any]) -> None:
     """A JSON merge patch of the status subresource; an empty patch is not sent."""
     if not patch:

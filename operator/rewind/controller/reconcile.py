@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
@@ -22,7 +22,7 @@ from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube, get_object
 from rewind.core.checks import due
-from rewind.core.model import Decision, Observed
+from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Decision, Observed
 from rewind.core.rollout import decide
 
 log = logging.getLogger(__name__)
@@ -68,12 +68,21 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         canary=observe.track(rt.kube, namespace=namespace, md=name, name="canary"),
         checks=outcomes,
         generation=obj["metadata"].get("generation"),
+        promote=_promote_request(obj),
+        fast_track=(obj["metadata"].get("annotations") or {}).get(FAST_TRACK_ANNOTATION),
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
     carry_out(Applying(kube=rt.kube, config=rt.config, md=obj, spec=spec, versions=objects, now=now), decision)
     _persist(rt, obj, status, decision)
     _measure(decision, started)
     return decision.requeue_after
+
+
+def _promote_request(obj: dict[str, Any]) -> Literal["step", "full"] | None:
+    value = (obj["metadata"].get("annotations") or {}).get(PROMOTE_ANNOTATION)
+    if value == "full":
+        return "full"
+    return "step" if value is not None else None
 
 
 def _persist(rt: Runtime, obj: dict[str, Any], before: ModelDeploymentStatus, decision: Decision) -> None:

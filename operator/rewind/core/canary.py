@@ -5,7 +5,14 @@ from __future__ import annotations
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import BakeStatus, CanaryStatus
 from rewind.core import checks, guard
-from rewind.core.model import Emit, EnsureTrack, MarkVersion, parse_time
+from rewind.core.model import (
+    PROMOTE_ANNOTATION,
+    ClearRequest,
+    Emit,
+    EnsureTrack,
+    MarkVersion,
+    parse_time,
+)
 from rewind.core.plan import Plan
 from rewind.core.records import update_open
 from rewind.core.rollback import roll_back
@@ -27,23 +34,9 @@ def progress(plan: Plan) -> None:
         return
     steps = spec.strategy.canary.steps
     step = steps[min(c.step, len(steps) - 1)]
-    _, want = plan.split(c.weight)
     if c.available_at is None:
-        if plan.observed.canary.version == c.version and plan.observed.canary.settled(want):
-            c = c.model_copy(update={"available_at": plan.stamp})
-            plan.update(canary=c)
-        else:
-            deadline = parse_time(c.step_started_at) + parse_duration(spec.strategy.canary.progress_deadline)
-            if plan.now >= deadline:
-                detail = (
-                    f"canary pods not available within {spec.strategy.canary.progress_deadline} "
-                    f"({plan.observed.canary.ready}/{want} ready)"
-                )
-                roll_back(plan, bad=c.version, track="canary", reason="ProgressDeadlineExceeded", detail=detail)
-                return
-            plan.serve_canary(c.version, c.weight, route=False)
-            plan.phase("Progressing", _describe(plan, c, "waiting for canary pods"), progressing="CanaryStep")
-            plan.requeue(checks.seconds_until(deadline, plan.now))
+        c = _await_pods(plan, c)
+        if c is None:
             return
 
     folded = checks.fold(spec, c.analysis, plan.observed.checks or {}, plan.now)
@@ -61,6 +54,9 @@ def progress(plan: Plan) -> None:
         return
     # Served after the failure check, so that a rollback decision never first asks the bad canary to serve.
     plan.serve_canary(c.version, c.weight, route=True)
+    if plan.observed.promote is not None:
+        _manual_promotion(plan, c, plan.observed.promote)
+        return
     if spec.analysis.metrics:
         plan.requeue(checks.wait_for_check(spec, c.analysis, plan.now))
     if spec.paused:
@@ -81,6 +77,43 @@ def progress(plan: Plan) -> None:
         if plan.now < step_end:  # past it, only the next check can move the step on: no busy requeue
             plan.requeue(checks.seconds_until(step_end, plan.now))
         return
+    _advance(plan, c)
+
+
+def _await_pods(plan: Plan, c: CanaryStatus) -> CanaryStatus | None:
+    """The canary's pods for this step: available (returns the updated status), or not yet (None)."""
+    spec = plan.spec
+    _, want = plan.split(c.weight)
+    if plan.observed.canary.version == c.version and plan.observed.canary.settled(want):
+        c = c.model_copy(update={"available_at": plan.stamp})
+        plan.update(canary=c)
+        return c
+    deadline = parse_time(c.step_started_at) + parse_duration(spec.strategy.canary.progress_deadline)
+    if plan.now >= deadline:
+        detail = (
+            f"canary pods not available within {spec.strategy.canary.progress_deadline} "
+            f"({plan.observed.canary.ready}/{want} ready)"
+        )
+        roll_back(plan, bad=c.version, track="canary", reason="ProgressDeadlineExceeded", detail=detail)
+        return None
+    plan.serve_canary(c.version, c.weight, route=False)
+    plan.phase("Progressing", _describe(plan, c, "waiting for canary pods"), progressing="CanaryStep")
+    plan.requeue(checks.seconds_until(deadline, plan.now))
+    return None
+
+
+def _manual_promotion(plan: Plan, c: CanaryStatus, how: str) -> None:
+    """`kubectl rewind promote`: end this step now (`step`) or skip every remaining step (`full`).
+
+    A human promotion passes over the step's pause, a `spec.paused` hold and inconclusive analysis,
+    but never a failed one: failures were judged above and have already rolled back.
+    """
+    plan.act(
+        ClearRequest(PROMOTE_ANNOTATION),
+        Emit("Normal", "ManualPromotion", f"canary {c.version}: promote ({how}) requested"),
+    )
+    if how == "full":
+        c = c.model_copy(update={"step": len(plan.spec.strategy.canary.steps) - 1})
     _advance(plan, c)
 
 

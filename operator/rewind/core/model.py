@@ -67,6 +67,8 @@ class Observed:
     canary: TrackState = field(default_factory=TrackState)
     checks: Mapping[str, CheckOutcome] | None = None  # None: no analysis ran this tick
     generation: int | None = None
+    promote: Literal["step", "full"] | None = None  # annotation rewind.dev/promote (kubectl rewind promote)
+    fast_track: str | None = None  # annotation rewind.dev/fast-track: a version to serve without a canary
 
 
 # Actions: what the controller must do. The core never does I/O; the applier carries these out.
@@ -123,7 +125,17 @@ class Emit:
     message: str
 
 
-Action = EnsureTrack | ScaleTrack | SetTraffic | RewriteVersion | MarkVersion | Emit
+@dataclass(frozen=True)
+class ClearRequest:
+    """Remove a one-shot request annotation (rewind.dev/promote, rewind.dev/fast-track) once acted on."""
+
+    annotation: str
+
+
+PROMOTE_ANNOTATION = "rewind.dev/promote"
+FAST_TRACK_ANNOTATION = "rewind.dev/fast-track"
+
+Action = EnsureTrack | ScaleTrack | SetTraffic | RewriteVersion | MarkVersion | Emit | ClearRequest
 
 
 @dataclass(frozen=True)

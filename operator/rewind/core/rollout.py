@@ -16,7 +16,15 @@ from datetime import datetime
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import CanaryStatus, ModelDeploymentSpec, ModelDeploymentStatus, UpdateStatus
 from rewind.core import canary, guard, steady, update
-from rewind.core.model import Decision, Emit, MarkVersion, Observed
+from rewind.core.model import (
+    FAST_TRACK_ANNOTATION,
+    PROMOTE_ANNOTATION,
+    ClearRequest,
+    Decision,
+    Emit,
+    MarkVersion,
+    Observed,
+)
 from rewind.core.plan import Plan
 from rewind.core.records import open_entry
 
@@ -31,7 +39,18 @@ def decide(*, spec: ModelDeploymentSpec, status: ModelDeploymentStatus, observed
         _start(plan)
     else:
         steady.hold(plan)
+    _drop_stale_requests(plan)
     return plan.decision()
+
+
+def _drop_stale_requests(plan: Plan) -> None:
+    """One-shot requests that no longer apply are removed, so they can not fire later by surprise."""
+    cleared = {a.annotation for a in plan.actions if isinstance(a, ClearRequest)}
+    if plan.observed.promote is not None and PROMOTE_ANNOTATION not in cleared and plan.status.canary is None:
+        plan.act(ClearRequest(PROMOTE_ANNOTATION), Emit("Normal", "NothingToPromote", "no canary in flight"))
+    asked = plan.observed.fast_track
+    if asked is not None and FAST_TRACK_ANNOTATION not in cleared and asked != plan.spec.version:
+        plan.act(ClearRequest(FAST_TRACK_ANNOTATION))
 
 
 def _start(plan: Plan) -> None:
@@ -47,10 +66,15 @@ def _start(plan: Plan) -> None:
         return
     info = plan.observed.versions[version]
     history = status.history or []
+    asked = plan.observed.fast_track == version  # `kubectl rewind undo`: skip the canary on purpose
+    if asked:
+        plan.act(ClearRequest(FAST_TRACK_ANNOTATION))
     if status.stable_version is None:
         reason = "Initial"
-    elif spec.rollback.fast_track and guard.was_healthy(version, history):
+    elif (spec.rollback.fast_track or asked) and guard.was_healthy(version, history):
         reason = "FastTrack"
+    elif asked:
+        reason = "Direct"  # never proved healthy: no canary, as asked, but it bakes
     elif spec.strategy.type == "Direct":
         reason = "Direct"
     else:

@@ -20,8 +20,11 @@ from rewind.api.modelversion import ModelFeatures
 from rewind.core import checks, rollout
 from rewind.core.checks import AnalysisRequest
 from rewind.core.model import (
+    FAST_TRACK_ANNOTATION,
+    PROMOTE_ANNOTATION,
     Action,
     CheckOutcome,
+    ClearRequest,
     Decision,
     Emit,
     EnsureTrack,
@@ -135,6 +138,7 @@ class World:
     analyses: list[tuple[datetime, AnalysisRequest]] = field(default_factory=list)
     traffic: list[int] = field(default_factory=list)
     watchers: list[Callable[[World, Observed, Decision], None]] = field(default_factory=list)
+    annotations: dict[str, str] = field(default_factory=dict)  # one-shot requests (kubectl rewind)
 
     # -- the controller's loop ---------------------------------------------------------------------
 
@@ -150,6 +154,10 @@ class World:
             canary=self.canary,
             checks=outcomes,
             generation=self.generation,
+            promote="full"
+            if self.annotations.get(PROMOTE_ANNOTATION) == "full"
+            else ("step" if PROMOTE_ANNOTATION in self.annotations else None),
+            fast_track=self.annotations.get(FAST_TRACK_ANNOTATION),
         )
 
     def decide(self) -> Decision:
@@ -176,6 +184,8 @@ class World:
                 info = self.versions.get(action.version)
                 if action.failed and info is not None:
                     self.versions[action.version] = replace(info, failed=True)
+            elif isinstance(action, ClearRequest):
+                self.annotations.pop(action.annotation, None)
             elif isinstance(action, SetTraffic):
                 if not self.traffic or self.traffic[-1] != action.canary_weight:
                     self.traffic.append(action.canary_weight)  # route weight changes, as the HTTPRoute sees them
