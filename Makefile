@@ -54,6 +54,9 @@ cluster-down: ## stop and delete the local control plane
 demo: $(STAMP) testenv ## bring everything up and show a bad model version being rolled back
 	hack/demo.sh
 
+bench: $(STAMP) ## benchmarks of the decision core (numbers, not pass/fail)
+	$(BIN)/python bench/bench_core.py
+
 clean: ## remove the venv and local state (the binary cache outside the repo stays)
 	-hack/cluster.sh down
 	rm -rf $(VENV) .cluster
