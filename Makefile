@@ -43,7 +43,7 @@ testenv: ## build the control plane (cached outside the repo, by version) and in
 test-e2e: $(STAMP) testenv ## the e2e tier against a real control plane and Prometheus
 	$(PYTEST) tests/e2e -m e2e -q
 
-test: lint test-unit test-e2e ## the whole suite, as CI runs it
+test: lint test-unit test-e2e demo ## the whole suite and the demo, as CI runs it
 
 cluster-up: testenv ## start a local control plane with fake nodes (kubeconfig: .cluster/kubeconfig)
 	hack/cluster.sh up
