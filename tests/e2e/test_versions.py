@@ -67,7 +67,7 @@ def test_modelversion_identity_duplicates_and_unpinned_images(world: World) -> N
         for e in world.core.list_namespaced_event(world.namespace).items
         if e.involved_object.kind == "ModelVersion" and e.type == "Warning"
     ]
-    assert "UnpinnedImage" in warnings
+    assert warnings.count("UnpinnedImage") == 1
 
 
 def test_a_serving_version_can_not_be_deleted(world: World) -> None:

@@ -33,11 +33,6 @@ def register(kube: Kube, obj: dict[str, Any], *, now: datetime) -> None:
     meta, spec = obj["metadata"], obj["spec"]
     namespace, name = meta["namespace"], meta["name"]
     digest = content_digest(spec)
-    labels = meta.get("labels") or {}
-    if labels.get(DIGEST_LABEL) != short(digest) or labels.get(MODEL_LABEL) != spec["model"]:
-        applier.patch_labels(
-            kube, namespace=namespace, name=name, labels={DIGEST_LABEL: short(digest), MODEL_LABEL: spec["model"]}
-        )
     status = dict(obj.get("status") or {})
     status["contentDigest"] = digest
     stamp = iso(now)
@@ -68,7 +63,14 @@ def register(kube: Kube, obj: dict[str, Any], *, now: datetime) -> None:
         status["conditions"] = _cond(status, "ImagePinned", "False", "UnpinnedImage", message, stamp=stamp)
         if before is None or before.get("status") != "False":
             events.emit(kube, obj=obj, type="Warning", reason="UnpinnedImage", message=message, now=now)
+    # Status first: the watch event of this write already carries the condition, so the handler that
+    # sees it next does not announce the unpinned image a second time.
     applier.patch_status(kube, namespace=namespace, plural=MV_PLURAL, name=name, patch=_status_patch(obj, status))
+    labels = meta.get("labels") or {}
+    if labels.get(DIGEST_LABEL) != short(digest) or labels.get(MODEL_LABEL) != spec["model"]:
+        applier.patch_labels(
+            kube, namespace=namespace, name=name, labels={DIGEST_LABEL: short(digest), MODEL_LABEL: spec["model"]}
+        )
 
 
 def _cond(
