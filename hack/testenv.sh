@@ -88,9 +88,14 @@ gateway_crds() {
 }
 gateway_crds
 
-if ! command -v prometheus >/dev/null 2>&1; then
-  log "installing prometheus from Debian's packages"
+# Debian packages: Prometheus (with promtool) for the e2e tier and PromQL checks, lua5.4 for the Argo CD
+# health checks (deploy/argocd/health/*.lua) that the tests run.
+debs=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || debs+=(prometheus)
+command -v lua5.4 >/dev/null 2>&1 || debs+=(lua5.4)
+if [[ ${#debs[@]} -gt 0 ]]; then
+  log "installing ${debs[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends prometheus >&2
+  apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${debs[@]}" >&2
 fi
 echo "$BIN"

@@ -57,7 +57,7 @@ def _create(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> dict
     return created
 
 
-def test_every_example_is_accepted(kubectl: list[str], namespace: str, examples: Path) -> None:
+def test_every_example_is_accepted(kubectl: list[str], namespace: str, examples: Path, gateway_api: None) -> None:
     files = sorted(examples.rglob("*.yaml"))
     assert files
     for path in files:

@@ -42,7 +42,14 @@ def provider(url: str, headers: dict[str, str]) -> PrometheusProvider:
 
 
 def run(
-    kube: Kube, *, config: Config, namespace: str, name: str, spec: ModelDeploymentSpec, request: AnalysisRequest
+    kube: Kube,
+    *,
+    config: Config,
+    namespace: str,
+    name: str,
+    spec: ModelDeploymentSpec,
+    request: AnalysisRequest,
+    stable_version: str | None,
 ) -> dict[str, CheckOutcome]:
     """Every metric checked once for `request`; problems reaching Prometheus come back Inconclusive."""
     url = spec.analysis.prometheus.address or config.prometheus_address
@@ -61,7 +68,9 @@ def run(
         track=request.track,
         interval=spec.analysis.interval,
     )
-    results = run_checks(provider=provider(url, headers), metrics=spec.analysis.metrics, ctx=ctx)
+    results = run_checks(
+        provider=provider(url, headers), metrics=spec.analysis.metrics, ctx=ctx, stable_version=stable_version
+    )
     out: dict[str, CheckOutcome] = {}
     for metric_name, (judgement, measurement, query) in results.items():
         out[metric_name] = CheckOutcome(

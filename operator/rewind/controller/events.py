@@ -10,6 +10,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from rewind.controller import metrics
 from rewind.controller.kube import Kube
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def emit(kube: Kube, *, obj: dict[str, Any], type: str, reason: str, message: st
         reporting_component=COMPONENT,
         reporting_instance=COMPONENT,
     )
+    metrics.EVENTS.labels(reason).inc()
     log.log(
         logging.WARNING if type == "Warning" else logging.INFO,
         "%s/%s %s: %s",

@@ -13,7 +13,7 @@ ROLLBACK_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 RECONCILE_SECONDS = Histogram("rewind_reconcile_duration_seconds", "Duration of one reconcile tick.")
-EVENTS = Counter("rewind_decision_events_total", "Decisions announced as Events, by reason.", ["reason"])
+EVENTS = Counter("rewind_decision_events_total", "Events posted by the operator, by reason.", ["reason"])
 
 
 def serve(port: int) -> None:

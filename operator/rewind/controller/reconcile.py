@@ -22,7 +22,7 @@ from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube, get_object
 from rewind.core.checks import due
-from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Decision, Observed
+from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Decision, Emit, Observed
 from rewind.core.rollout import decide
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,15 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     request = due(spec, status, now)
     outcomes = None
     if request is not None:
-        outcomes = analysis.run(rt.kube, config=rt.config, namespace=namespace, name=name, spec=spec, request=request)
+        outcomes = analysis.run(
+            rt.kube,
+            config=rt.config,
+            namespace=namespace,
+            name=name,
+            spec=spec,
+            request=request,
+            stable_version=status.stable_version,
+        )
         for outcome in outcomes.values():
             metrics.CHECKS.labels(outcome.verdict).inc()
     observed = Observed(
@@ -99,11 +107,16 @@ def _measure(decision: Decision, started: float) -> None:
         if getattr(action, "failed", False) and isinstance(reason, str):
             metrics.ROLLBACKS.labels(reason.split(":", 1)[0]).inc()
             metrics.ROLLBACK_SECONDS.observe(elapsed)
-    for reason in (getattr(a, "reason", "") for a in decision.actions if type(a).__name__ == "Emit"):
-        metrics.EVENTS.labels(reason).inc()
-        outcome = {"Promoted": "promoted", "RolledBack": "rolled_back", "CanaryAborted": "aborted"}.get(reason)
-        if outcome:
-            metrics.ROLLOUTS.labels(outcome).inc()
+    outcomes = {
+        "Promoted": "promoted",
+        "Updated": "updated",
+        "RolledBack": "rolled_back",
+        "NoRollbackTarget": "degraded",
+        "CanaryAborted": "aborted",
+    }
+    for action in decision.actions:
+        if isinstance(action, Emit) and action.reason in outcomes:
+            metrics.ROLLOUTS.labels(outcomes[action.reason]).inc()
 
 
 def _report_invalid(rt: Runtime, obj: dict[str, Any], exc: ValidationError) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from rewind.api.common import ConditionStatus
 from rewind.api.modeldeployment import MdPhase, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders.serving import replica_split
-from rewind.core.model import Action, Decision, EnsureTrack, Observed, ScaleTrack, SetTraffic, iso
+from rewind.core.model import Action, Decision, Emit, EnsureTrack, Observed, ScaleTrack, SetTraffic, iso
 from rewind.core.records import condition, set_condition, trim
 
 
@@ -21,6 +21,10 @@ class Plan:
     now: datetime
     actions: list[Action] = field(default_factory=list)
     wake: list[float] = field(default_factory=list)
+    initial_phase: str | None = None
+
+    def __post_init__(self) -> None:
+        self.initial_phase = self.status.phase
 
     @property
     def stamp(self) -> str:
@@ -85,6 +89,11 @@ class Plan:
             self.condition("Blocked", "False", "Unblocked", "")
 
     def decision(self) -> Decision:
+        before, after = self.initial_phase, self.status.phase
+        if after == "Paused" and before != "Paused":
+            self.act(Emit("Normal", "Paused", self.status.message or "rollout paused"))
+        elif before == "Paused" and after in ("Progressing", "Healthy"):
+            self.act(Emit("Normal", "Resumed", self.status.message or "rollout resumed"))
         self.update(observed_generation=self.observed.generation)
         if self.status.history:
             self.update(history=trim(self.status.history, self.spec.revision_history_limit))

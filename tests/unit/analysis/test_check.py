@@ -130,3 +130,28 @@ def test_no_metrics_no_queries() -> None:
     provider = FakeProvider()
     assert run_checks(provider=provider, metrics=[], ctx=CTX) == {}
     assert provider.sent == []
+
+
+def test_ratio_to_stable_queries_the_stable_version_on_the_stable_track() -> None:
+    sent: list[str] = []
+
+    class Recorder:
+        def query(self, promql: str) -> float | None:
+            sent.append(promql)
+            return 2.0 if 'track="canary"' in promql else 1.0
+
+        def is_online(self) -> bool:
+            return True
+
+    metric = Metric.model_validate(
+        {
+            "name": "latency",
+            "query": 'x{track="{{ track }}", version="{{ version }}"}',
+            "compare": "RatioToStable",
+            "thresholdRange": {"max": 3},
+        }
+    )
+    ctx = QueryContext(namespace="ns", deployment="d", model="m", version="2.0.0", track="canary", interval="30s")
+    results = run_checks(provider=Recorder(), metrics=[metric], ctx=ctx, stable_version="1.1.0")
+    assert sent == ['x{track="canary", version="2.0.0"}', 'x{track="stable", version="1.1.0"}']
+    assert results["latency"][0].value == 2.0

@@ -173,9 +173,11 @@ def test_a_paused_deployment_does_not_start_a_rollout() -> None:
     world.set_spec(paused=True)
     world.set_version("1.1.0")
     held = world.decide()
-    assert held.actions == ()
+    assert events(held) == [("Normal", "Paused")]
+    assert serving(held) == []
     assert held.status.phase == "Paused"
     assert held.status.canary is None
+    assert events(world.decide()) == [], "announced once"
     world.set_spec(paused=False)
     assert world.decide().status.canary is not None
 
