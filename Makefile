@@ -9,10 +9,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help venv crds crds-check lint test test-unit test-e2e testenv cluster-up cluster-down demo bench clean
+.PHONY: help venv crds crds-check lint test test-unit test-e2e testenv cluster-up cluster-down demo bench clean \
+	chart-lint golden chart-docs kind-e2e
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +44,19 @@ testenv: ## build the control plane (cached outside the repo, by version) and in
 test-e2e: $(STAMP) testenv ## the e2e tier against a real control plane and Prometheus
 	$(PYTEST) tests/e2e -m e2e -q
 
-test: lint test-unit test-e2e demo ## the whole suite and the demo, as CI runs it
+test: testenv lint test-unit test-e2e demo ## the whole suite and the demo, as CI runs it
+
+chart-lint: $(STAMP) testenv ## helm lint, golden `helm template` output, values schema, chart README drift
+	$(PYTEST) tests/unit/test_chart.py -q
+
+golden: $(STAMP) testenv ## rewrite tests/golden/chart/ from charts/rewind/ci/*-values.yaml; review the diff
+	REWIND_UPDATE_GOLDEN=1 $(PYTEST) tests/unit/test_chart.py -q -k golden
+
+chart-docs: $(STAMP) ## regenerate charts/rewind/README.md from the comments in values.yaml
+	$(BIN)/python hack/chart_docs.py
+
+kind-e2e: $(STAMP) ## needs Docker and kind: cluster, image, chart, Prometheus, real MLServer rollout, e2e suite
+	hack/kind-e2e.sh
 
 cluster-up: testenv ## start a local control plane with fake nodes (kubeconfig: .cluster/kubeconfig)
 	hack/cluster.sh up

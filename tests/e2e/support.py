@@ -180,6 +180,8 @@ class Operator:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     metrics_port: int = 0
+    # What runs after `python`: kopf itself by default; the chart test runs `-m rewind.leader ...`.
+    args: tuple[str, ...] = ("-m", "kopf", "run", "--all-namespaces", "--standalone", "-m", "rewind.main")
 
     def start(self) -> Operator:
         import os
@@ -191,11 +193,12 @@ class Operator:
             "KUBECONFIG": self.kubeconfig,
             "REWIND_PROMETHEUS_ADDRESS": self.prometheus_url,
             "REWIND_METRICS_PORT": str(self.metrics_port),
-            "REWIND_FETCHER_IMAGE": "rewind:e2e",
+            # Where pods really run (kind), the fetcher image must exist there: hack/kind-e2e.sh loads it.
+            "REWIND_FETCHER_IMAGE": os.environ.get("REWIND_E2E_FETCHER_IMAGE", "rewind:e2e"),
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kopf", "run", "--all-namespaces", "--standalone", "-m", "rewind.main"],
+            [sys.executable, *self.args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

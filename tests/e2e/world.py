@@ -8,6 +8,8 @@ series would carry (`namespace`, `rewind_dev_deployment`, `rewind_dev_track`).
 from __future__ import annotations
 
 import copy
+import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +74,7 @@ class World:
             "runtime": {"image": "docker.io/seldonio/mlserver@sha256:" + "0" * 64, **runtime},
             "lineage": {"codeCommit": "abc1234"},
         }
+        _really_serving(spec, image_given="image" in runtime)
         if features is not None:
             spec["features"] = {"schema": schema, "version": features}
         body = {
@@ -161,6 +164,22 @@ class World:
             lambda s: s.get("phase") == "Healthy" and s.get("lastHealthyVersion") == version and not s.get("bake"),
             timeout,
         )
+
+
+def _really_serving(spec: dict[str, Any], *, image_given: bool) -> None:
+    """Where pods really run (kind: hack/kind-e2e.sh), make them start and become Ready.
+
+    REWIND_E2E_ARTIFACT_URI and _DIGEST name a file the fetcher image holds, REWIND_E2E_RUNTIME_IMAGE and
+    _ARGS (a JSON list) a runtime that listens on port 8080. Unset (kwok, where no container runs), the
+    versions keep their made-up artifacts and image.
+    """
+    if os.environ.get("REWIND_E2E_ARTIFACT_URI"):
+        uri, digest = os.environ["REWIND_E2E_ARTIFACT_URI"], os.environ["REWIND_E2E_ARTIFACT_DIGEST"]
+        spec["artifact"] = {"uri": uri, "digest": digest}
+    if os.environ.get("REWIND_E2E_RUNTIME_IMAGE") and not image_given:
+        spec["runtime"]["image"] = os.environ["REWIND_E2E_RUNTIME_IMAGE"]
+        if os.environ.get("REWIND_E2E_RUNTIME_ARGS"):
+            spec["runtime"].setdefault("args", json.loads(os.environ["REWIND_E2E_RUNTIME_ARGS"]))
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> None:

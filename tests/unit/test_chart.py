@@ -1,0 +1,160 @@
+"""The Helm chart: `helm lint`, golden `helm template` output per ci/*-values.yaml, schema, CRDs, README.
+
+The golden files under tests/golden/chart/ are the reviewed output; after an intended change to the
+chart, regenerate them with `make golden` (REWIND_UPDATE_GOLDEN=1) and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from hack import chart_docs
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "rewind"
+GOLDEN = ROOT / "tests" / "golden" / "chart"
+VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+RELEASE, NAMESPACE = "rewind", "rewind-system"
+
+
+def helm_binary() -> str:
+    bin_dir = subprocess.run(
+        [str(ROOT / "hack" / "testenv.sh"), "--print"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    helm = Path(bin_dir) / "helm"
+    if not helm.exists():
+        pytest.fail(f"no helm at {helm}: run `make testenv`")
+    return str(helm)
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([helm_binary(), *args], capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed:\n{done.stderr}")
+    return done
+
+
+def template(*args: str) -> str:
+    return helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args).stdout
+
+
+def docs(text: str) -> list[dict[str, object]]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def test_values_files_exist() -> None:
+    assert [v.name for v in VALUES] == ["default-values.yaml", "monitoring-values.yaml", "namespaced-values.yaml"]
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
+def test_lint_is_clean(values: Path) -> None:
+    done = helm("lint", "--strict", str(CHART), "-f", str(values), check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[WARNING]" not in done.stdout and "[ERROR]" not in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
+def test_template_matches_golden(values: Path) -> None:
+    rendered = template("-f", str(values))
+    golden = GOLDEN / values.name.replace("-values", "")
+    if os.environ.get("REWIND_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(rendered)
+    assert golden.exists(), f"{golden} is missing: run `make golden`"
+    assert rendered == golden.read_text(), f"{golden.name} is stale: run `make golden` and review the diff"
+
+
+def test_chart_crds_are_the_generated_files() -> None:
+    assert (CHART / "crds").is_symlink() and (CHART / "crds").resolve() == (ROOT / "crds").resolve()
+    shown = {d["metadata"]["name"]: d for d in docs(helm("show", "crds", str(CHART)).stdout)}  # type: ignore[index]
+    generated = {d["metadata"]["name"]: d for f in sorted((ROOT / "crds").glob("*.yaml")) for d in docs(f.read_text())}  # type: ignore[index]
+    assert shown == generated
+    assert set(shown) == {"modelversions.rewind.dev", "modeldeployments.rewind.dev"}
+
+
+def test_package_carries_the_crds(tmp_path: Path) -> None:
+    helm("package", str(CHART), "--destination", str(tmp_path))
+    (archive,) = tmp_path.glob("rewind-*.tgz")
+    listing = subprocess.run(["tar", "tzf", str(archive)], capture_output=True, text=True, check=True).stdout
+    assert "rewind/crds/rewind.dev_modelversions.yaml" in listing
+    assert "rewind/ci/" not in listing and "README.tpl.md" not in listing
+
+
+def _rules(rendered: str) -> list[tuple[str, str, dict[str, object]]]:
+    out = []
+    for d in docs(rendered):
+        if d["kind"] in ("Role", "ClusterRole"):
+            meta = d["metadata"]
+            assert isinstance(meta, dict)
+            for rule in d["rules"]:  # type: ignore[attr-defined]
+                out.append((str(d["kind"]), str(meta.get("namespace", "")), rule))
+    return out
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
+def test_rbac_never_deletes_and_never_uses_wildcards(values: Path) -> None:
+    for _, _, rule in _rules(template("-f", str(values))):
+        verbs = rule["verbs"]
+        assert isinstance(verbs, list)
+        assert "delete" not in verbs and "deletecollection" not in verbs and "*" not in verbs, rule
+        assert "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule  # type: ignore[operator]
+        if "secrets" in rule["resources"]:  # type: ignore[operator]
+            assert rule.get("resourceNames") and verbs == ["get"], "Secrets only by name, read only"
+
+
+def test_namespaced_mode_grants_nothing_cluster_wide() -> None:
+    rendered = template("--set", "watch.namespaces={team-a,team-b}")
+    kinds = [d["kind"] for d in docs(rendered)]
+    assert "ClusterRole" not in kinds and "ClusterRoleBinding" not in kinds
+    scoped = {ns for kind, ns, _ in _rules(rendered) if kind == "Role"}
+    assert scoped == {"team-a", "team-b", NAMESPACE}  # NAMESPACE: the leader-election Lease only
+    deployment = next(d for d in docs(rendered) if d["kind"] == "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]  # type: ignore[index]
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args and "--all-namespaces" not in args
+
+
+def test_default_secrets_are_not_readable() -> None:
+    assert not [r for _, _, r in _rules(template()) if "secrets" in r["resources"]]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["--set", "replicaCount=two"], "replicaCount"),
+        (["--set", "logFormat=xml"], "logFormat"),
+        (["--set", "watch.namespaces={Not_A_Namespace}"], "namespaces"),
+        (["--set", "prometheus.address=prometheus:9090"], "address"),
+        (["--set", "typo=1"], "typo"),
+        (["--set", "leaderElection.enabled=false"], "leaderElection.enabled"),
+    ],
+)
+def test_bad_values_are_refused(values: list[str], message: str) -> None:
+    done = helm("template", RELEASE, str(CHART), *values, check=False)
+    assert done.returncode != 0, f"{values} was accepted"
+    assert message in done.stderr, done.stderr
+
+
+def test_chart_readme_is_generated_from_values() -> None:
+    assert chart_docs.main(["--check"]) == 0, "charts/rewind/README.md is stale: run `make chart-docs`"
+
+
+def test_chart_docs_reads_nested_multiline_comments(tmp_path: Path) -> None:
+    (tmp_path / "values.yaml").write_text(
+        "# header, not a description\n\n"
+        "# -- Top.\nreplicas: 1\n"
+        "image:\n  # -- The tag,\n  # on two lines.\n  tag: v1\n  # -- Policy | pipes.\n  pullPolicy: Never\n"
+    )
+    (tmp_path / "README.tpl.md").write_text("# T\n{{ values }}\n")
+    assert chart_docs.descriptions((tmp_path / "values.yaml").read_text()) == {
+        "replicas": "Top.",
+        "image.tag": "The tag, on two lines.",
+        "image.pullPolicy": "Policy | pipes.",
+    }
+    assert '| `image.pullPolicy` | string | `"Never"` | Policy \\| pipes. |' in chart_docs.render(tmp_path)
+    (tmp_path / "values.yaml").write_text("# -- Documented.\na: 1\nb: 2\n")
+    with pytest.raises(SystemExit, match="b"):
+        chart_docs.render(tmp_path)
