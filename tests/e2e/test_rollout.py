@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.e2e.support import Operator, Prometheus
+from tests.e2e.support import Operator, Prometheus, wait_for
 from tests.e2e.world import World
 
 
@@ -87,6 +87,25 @@ def test_error_rate_failure_rolls_back_and_latches(world: World, operator: Opera
     assert status["stableVersion"] == "1.1.0"
     assert world.deployment("canary").spec.replicas == 0
     assert world.get()["spec"]["version"] == "2.0.0"
+
+    # A human lifts the latch: the version is no longer Failed (its history keeps the record).
+    world.custom.patch_namespaced_custom_object(
+        "rewind.dev",
+        "v1alpha1",
+        world.namespace,
+        "modelversions",
+        "fraud-detector-2-0-0",
+        {"metadata": {"labels": {"rewind.dev/failed": None}}},
+    )
+    # (spec.version still asks for 2.0.0, so the operator tries it again at once: look at the record.)
+    lifted = wait_for(
+        lambda: [
+            h for h in world.version_obj("2.0.0")["status"]["history"] if "latch is lifted" in h.get("reason", "")
+        ],
+        30,
+        "the latch lifted",
+    )
+    assert lifted[0]["phase"] == "Archived"
 
 
 def test_canary_pods_never_available_roll_back_at_the_deadline(world: World) -> None:

@@ -237,6 +237,9 @@ class HistoryEntry(ApiModel):
     from_: ShortString = Field(alias="from", description="RFC 3339 time it started serving.")
     to: ShortString | None = Field(default=None, description="RFC 3339 time it stopped serving.")
     outcome: Outcome | None = Field(default=None, description="How it ended; absent while it is a canary.")
+    promoted_at: ShortString | None = Field(
+        default=None, description="When it took over the stable track (a canary served before that)."
+    )
     healthy_at: ShortString | None = Field(default=None, description="When it passed its bake window.")
     reason: Text | None = None
 

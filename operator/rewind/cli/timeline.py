@@ -48,7 +48,11 @@ def serving_at(history: list[HistoryEntry], when: datetime, *, now: datetime) ->
     stable_seen = False
     for entry in matches:
         track = entry.track
-        if track == "stable":
+        if track == "stable" and entry.promoted_at is not None:
+            # Recorded since promotions carry their time: a canary until then, stable from then on.
+            track = "canary" if when < parse_time(entry.promoted_at) else "stable"
+        elif track == "stable":
+            # Older records: infer from overlap with the established stable entry.
             if stable_seen and not (entry.reason or "").startswith(UPDATE_REASONS):
                 track = "canary"
             stable_seen = True

@@ -51,6 +51,14 @@ def register(kube: Kube, obj: dict[str, Any], *, now: datetime) -> None:
         if status.get("phase") in (None, "Invalid"):
             status["phase"] = "Available"
         status["conditions"] = _cond(status, "Valid", "True", "Unique", "", stamp=stamp)
+    if status.get("phase") == "Failed" and (meta.get("labels") or {}).get(FAILED_LABEL) != "true":
+        # A human removed the latch: the version may serve again. It served before, so it is Archived;
+        # the failure stays in its history.
+        reason = f"the {FAILED_LABEL} label was removed: the Failed latch is lifted"
+        status["phase"] = "Archived"
+        entry = {"time": stamp, "phase": "Archived", "reason": reason}
+        status["history"] = [*(status.get("history") or []), entry][-HISTORY_LIMIT:]
+        events.emit(kube, obj=obj, type="Normal", reason="LatchLifted", message=reason, now=now)
     pinned = "@sha256:" in spec["runtime"]["image"]
     before = {c["type"]: c for c in status.get("conditions", [])}.get("ImagePinned")
     if pinned:

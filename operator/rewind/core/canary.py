@@ -153,7 +153,11 @@ def _promote(plan: Plan, c: CanaryStatus) -> None:
     old = plan.status.stable_version
     history = update_open(plan.status.history, lambda e: e.track == "stable", to=plan.stamp, outcome="Superseded")
     history = update_open(
-        history, lambda e: e.version == c.version and e.track == "canary", track="stable", outcome="Promoted"
+        history,
+        lambda e: e.version == c.version and e.track == "canary",
+        track="stable",
+        outcome="Promoted",
+        promoted_at=plan.stamp,
     )
     plan.update(
         history=history,

@@ -48,8 +48,10 @@ def _drop_stale_requests(plan: Plan) -> None:
     cleared = {a.annotation for a in plan.actions if isinstance(a, ClearRequest)}
     if plan.observed.promote is not None and PROMOTE_ANNOTATION not in cleared and plan.status.canary is None:
         plan.act(ClearRequest(PROMOTE_ANNOTATION), Emit("Normal", "NothingToPromote", "no canary in flight"))
-    asked = plan.observed.fast_track
-    if asked is not None and FAST_TRACK_ANNOTATION not in cleared and asked != plan.spec.version:
+    asked, status = plan.observed.fast_track, plan.status
+    settled = status.canary is None and status.update is None and status.stable_version == asked
+    if asked is not None and FAST_TRACK_ANNOTATION not in cleared and (asked != plan.spec.version or settled):
+        # Moved on, or already served (an undo back to the stable version during a canary): nothing to do.
         plan.act(ClearRequest(FAST_TRACK_ANNOTATION))
 
 

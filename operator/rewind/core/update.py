@@ -56,6 +56,8 @@ def _complete(plan: Plan, u: UpdateStatus) -> None:
         history,
         lambda e: e.track == "stable" and e.version == u.version,
         outcome="Promoted",
+        # A direct update rolls the stable track itself: it served as stable from its first pod on.
+        promoted_at=u.started_at,
         healthy_at=plan.stamp if healthy else None,
         reason=u.reason,
     )

@@ -96,3 +96,20 @@ def test_before_the_history_nothing_served() -> None:
 def test_offsets_compare_as_instants() -> None:
     moment = datetime(2025, 1, 31, 16, 5, tzinfo=timezone(timedelta(hours=2)))
     assert versions(serving_at(HISTORY, moment, now=NOW)) == versions(serving_at(HISTORY, at(5), now=NOW))
+
+
+def test_the_promotion_time_splits_canary_from_stable() -> None:
+    history = [
+        entry("1.0.0", 0, 8, outcome="Superseded"),
+        entry("1.1.0", 4, None, outcome="Promoted", promoted_at=t(8), reason="BakeFailed: overwritten later"),
+    ]
+    assert versions(serving_at(history, at(6), now=NOW)) == [("1.0.0", "stable"), ("1.1.0", "canary")]
+    assert versions(serving_at(history, at(8), now=NOW)) == [("1.1.0", "stable")]
+
+
+def test_a_direct_update_is_stable_from_its_first_pod_whatever_its_reason_says_later() -> None:
+    history = [
+        entry("1.0.0", 0, 6, outcome="Superseded"),
+        entry("1.1.0", 5, 9, outcome="RolledBack", promoted_at=t(5), reason="BakeFailed: error-rate=1"),
+    ]
+    assert versions(serving_at(history, at(5), now=NOW)) == [("1.0.0", "stable"), ("1.1.0", "stable")]

@@ -85,3 +85,12 @@ def test_a_stale_fast_track_request_is_removed() -> None:
     world.annotations[FAST_TRACK_ANNOTATION] = "0.1.0"
     decision = world.decide()
     assert ClearRequest(FAST_TRACK_ANNOTATION) in decision.actions
+
+
+def test_undo_to_the_serving_version_during_a_canary_clears_the_request() -> None:
+    world = _canary_at_first_step()
+    world.annotations[FAST_TRACK_ANNOTATION] = "1.0.0"
+    world.set_version("1.0.0")
+    decision = world.decide()
+    assert decision.status.canary is None
+    assert ClearRequest(FAST_TRACK_ANNOTATION) in decision.actions
