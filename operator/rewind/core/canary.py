@@ -15,7 +15,7 @@ from rewind.core.model import (
 )
 from rewind.core.plan import Plan
 from rewind.core.records import update_open
-from rewind.core.rollback import roll_back
+from rewind.core.rollback import roll_back, withdraw
 
 
 def progress(plan: Plan) -> None:
@@ -26,8 +26,11 @@ def progress(plan: Plan) -> None:
         _abort(plan, c, f"spec.version changed to {spec.version} during the canary")
         return
     blocked = guard.check(c.version, plan.observed.versions, spec.features)
-    if blocked is not None:
+    if blocked is not None and blocked.reason == "VersionFailed":  # a human latched it mid-canary
         roll_back(plan, bad=c.version, track="canary", reason=blocked.reason, detail=blocked.message)
+        return
+    if blocked is not None:  # skewed, Invalid or gone: stopped, but not judged a failed model
+        withdraw(plan, version=c.version, track="canary", blocked=blocked)
         return
     if c.promoting:
         _promote(plan, c)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rewind.core import guard
+from rewind.core.guard import Blocked
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, RewriteVersion, Track
 from rewind.core.plan import Plan
 from rewind.core.records import update_open
@@ -57,3 +58,35 @@ def roll_back(plan: Plan, *, bad: str, track: Track, reason: str, detail: str) -
     elif status.stable_version is not None:
         plan.act(EnsureTrack("stable", status.stable_version, plan.spec.replicas))
     plan.phase("RolledBack", f"rolled back {bad} to {target}: {reason}: {detail}")
+
+
+def withdraw(plan: Plan, *, version: str, track: Track, blocked: Blocked) -> None:
+    """Stop serving `version`, which the guard no longer allows, without judging the model itself.
+
+    Used when a version in flight becomes skewed, Invalid or disappears: nothing says the model is bad,
+    so it is not latched Failed and spec.version is not rewritten. The canary stops (or the stable track
+    goes back to what it served), history records the version as Aborted, and the next decision shows
+    the deployment Blocked with the guard's reason until someone asks for another version.
+    A version latched Failed meanwhile is a failure and goes through `roll_back` instead.
+    """
+    status = plan.status
+    history = update_open(
+        status.history,
+        lambda e: e.version == version and e.track == track,
+        to=plan.stamp,
+        outcome="Aborted",
+        reason=f"{blocked.reason}: {blocked.message}",
+    )
+    bake = status.bake if status.bake is not None and status.bake.version != version else None
+    plan.update(history=history, canary=None, bake=bake, update=None)
+    if track == "canary" or plan.observed.canary.exists:
+        plan.stop_canary()
+    if track == "stable" and status.stable_version is not None:
+        plan.act(EnsureTrack("stable", status.stable_version, plan.spec.replicas))
+    plan.act(
+        MarkVersion(version, "Archived", f"withdrawn: {blocked.message}"),
+        Emit("Warning", blocked.reason, f"withdrew {version}: {blocked.message}"),
+    )
+    serving = f"; {status.stable_version} keeps serving" if status.stable_version else ""
+    plan.phase("Blocked", f"{blocked.message}{serving}")
+    plan.condition("Blocked", "True", blocked.reason, blocked.message)

@@ -8,7 +8,7 @@ from rewind.core import checks, guard
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, parse_time
 from rewind.core.plan import Plan
 from rewind.core.records import update_open
-from rewind.core.rollback import roll_back
+from rewind.core.rollback import roll_back, withdraw
 
 
 def progress(plan: Plan) -> None:
@@ -19,9 +19,11 @@ def progress(plan: Plan) -> None:
         _abandon(plan, u)
         return
     blocked = guard.check(u.version, plan.observed.versions, spec.features)
-    if blocked is not None:
-        # As for a canary: a version that may no longer serve (latched Failed, skewed, gone) is not rolled on.
+    if blocked is not None and blocked.reason == "VersionFailed":
         roll_back(plan, bad=u.version, track="stable", reason=blocked.reason, detail=blocked.message)
+        return
+    if blocked is not None:  # skewed, Invalid or gone: not rolled on, and not judged a failure either
+        withdraw(plan, version=u.version, track="stable", blocked=blocked)
         return
     replicas = spec.replicas
     if plan.observed.canary.exists and plan.observed.canary.replicas:

@@ -1,0 +1,54 @@
+"""A version in flight that the guard stops allowing is withdrawn, not judged: no latch, no rewrite."""
+
+from __future__ import annotations
+
+from rewind.core.model import EnsureTrack, MarkVersion, RewriteVersion, ScaleTrack
+from rewind.core.records import condition
+from tests.unit.core.scenario import healthy_world, make_spec, of, version
+
+
+def test_a_canary_whose_features_stop_matching_is_withdrawn() -> None:
+    world = healthy_world()
+    world.set_version("1.1.0")
+    world.run(until=lambda w: w.status.canary is not None and w.status.canary.available_at is not None)
+    world.set_spec(features={"schema": "fraud", "version": "2"})  # the serving environment moved on
+    decision = world.decide()
+    assert decision.status.canary is None
+    assert ScaleTrack("canary", 0) in decision.actions
+    assert not of(decision, RewriteVersion)
+    assert not [m for m in of(decision, MarkVersion) if m.failed]
+    assert not world.versions["1.1.0"].failed
+    entry = decision.status.history[-1]  # type: ignore[index]
+    assert (entry.version, entry.outcome) == ("1.1.0", "Aborted")
+    assert entry.reason is not None
+    assert entry.reason.startswith("FeatureSchemaMismatch")
+    blocked = condition(decision.status, "Blocked")
+    assert blocked is not None
+    assert (blocked.status, blocked.reason) == ("True", "FeatureSchemaMismatch")
+    again = world.decide()
+    assert again.status.phase == "Blocked"
+    assert again.status.canary is None, "not started again while blocked"
+
+
+def test_a_direct_update_whose_version_vanishes_puts_stable_back() -> None:
+    world = healthy_world(make_spec("1.0.0", strategy={"type": "Direct"}))
+    world.pods("stable", False)
+    world.set_version("1.1.0")
+    world.decide()
+    assert world.status.update is not None
+    del world.versions["1.1.0"]
+    decision = world.decide()
+    assert decision.status.update is None
+    assert EnsureTrack("stable", "1.0.0", world.spec.replicas) in of(decision, EnsureTrack)
+    assert not of(decision, RewriteVersion)
+    assert decision.status.phase == "Blocked"
+
+
+def test_a_canary_latched_failed_by_a_human_is_rolled_back() -> None:
+    world = healthy_world()
+    world.set_version("1.1.0")
+    world.run(until=lambda w: w.status.canary is not None and w.status.canary.available_at is not None)
+    world.versions["1.1.0"] = version("1.1.0", failed=True)
+    decision = world.decide()
+    assert RewriteVersion(expected="1.1.0", version="1.0.0") in decision.actions
+    assert decision.status.phase == "RolledBack"
