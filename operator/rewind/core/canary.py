@@ -74,7 +74,9 @@ def progress(plan: Plan) -> None:
         return
     assert c.available_at is not None
     step_end = parse_time(c.available_at) + parse_duration(step.pause)
-    if plan.now < step_end or not folded.all_passed:
+    # Verdicts count for this step only once taken at this step's weight, not carried over from the last.
+    fresh = all(parse_time(r.checked_at) >= parse_time(c.available_at) for r in (c.analysis or {}).values())
+    if plan.now < step_end or not (folded.all_passed and fresh):
         why = "analysing" if plan.now < step_end else "waiting for a passing check"
         plan.phase("Progressing", _describe(plan, c, why), progressing="CanaryStep")
         if plan.now < step_end:  # past it, only the next check can move the step on: no busy requeue

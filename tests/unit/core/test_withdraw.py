@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rewind.core.model import EnsureTrack, MarkVersion, RewriteVersion, ScaleTrack
 from rewind.core.records import condition
 from tests.unit.core.scenario import healthy_world, make_spec, of, version
@@ -52,3 +54,22 @@ def test_a_canary_latched_failed_by_a_human_is_rolled_back() -> None:
     decision = world.decide()
     assert RewriteVersion(expected="1.1.0", version="1.0.0") in decision.actions
     assert decision.status.phase == "RolledBack"
+
+
+def test_a_step_shorter_than_the_interval_waits_for_a_check_at_its_own_weight() -> None:
+    steps = [{"weight": 10, "pause": "5s"}, {"weight": 50, "pause": "5s"}]
+    world = healthy_world(make_spec("1.0.0", metrics=True, strategy={"canary": {"steps": steps}}))
+    world.set_version("1.1.0")
+    world.run(
+        until=lambda w: w.status.canary is not None and w.status.canary.step == 1 and bool(w.status.canary.available_at)
+    )
+    canary = world.status.canary
+    assert canary is not None
+    assert canary.available_at is not None
+    world.advance(6)  # past the 5 s pause, but the last check was taken at the 10% step
+    held = world.decide()
+    assert held.status.canary is not None
+    assert not held.status.canary.promoting
+    world.run(until=lambda w: w.status.canary is None or w.status.canary.promoting)
+    last_check = max(t for t, request in world.analyses if request.track == "canary")
+    assert last_check >= datetime.fromisoformat(canary.available_at.replace("Z", "+00:00"))
