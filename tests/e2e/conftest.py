@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from tests.e2e.support import ROOT, Operator, Prometheus, kubectl_binary, wait_for
+from tests.e2e.support import Operator, Prometheus, kubectl_binary, wait_for
 from tests.e2e.world import World
+from tests.tools import ROOT, local_cluster
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,20 +33,8 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    state = tmp_path_factory.mktemp("cluster")
-    env = {
-        **os.environ,
-        "REWIND_CLUSTER_NAME": f"rewind-e2e-{os.getpid()}",
-        "REWIND_CLUSTER_DIR": str(state),
-    }
-    script = str(ROOT / "hack" / "cluster.sh")
-    up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, check=False)
-    if up.returncode != 0:
-        pytest.fail(f"could not start the local control plane:\n{up.stderr[-4000:]}")
-    try:
-        yield up.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run([script, "down"], env=env, capture_output=True, check=False)
+    with local_cluster("rewind-e2e", tmp_path_factory.mktemp("cluster")) as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.tools import built_binary
+
 T = TypeVar("T")
 
 
@@ -47,16 +48,7 @@ def free_port() -> int:
 
 def kubectl_binary() -> str:
     """The kubectl built with the control plane, else the one on PATH (e.g. on a kind machine)."""
-    built = subprocess.run(
-        [str(ROOT / "hack" / "testenv.sh"), "--print"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    candidate = Path(built) / "kubectl"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("kubectl")
-    if not found:
-        raise RuntimeError("no kubectl: run `make testenv`")
-    return found
+    return built_binary("kubectl", or_path=True)
 
 
 @dataclass

@@ -23,8 +23,9 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from tests.e2e.support import ROOT, Operator, Prometheus, kubectl_binary, wait_for
+from tests.e2e.support import Operator, Prometheus, kubectl_binary, wait_for
 from tests.e2e.world import GROUP, VERSION, World
+from tests.tools import ROOT, built_binary, local_cluster
 
 CHART = ROOT / "charts" / "rewind"
 RELEASE, SYSTEM = "rewind", "rewind-system"
@@ -33,13 +34,7 @@ LEASE_ARGS = ("--lease-duration", "4", "--renew-deadline", "3", "--retry-period"
 
 
 def helm_binary() -> str:
-    bin_dir = subprocess.run(
-        [str(ROOT / "hack" / "testenv.sh"), "--print"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    helm = Path(bin_dir) / "helm"
-    if not helm.exists():
-        pytest.fail(f"no helm at {helm}: run `make testenv`")
-    return str(helm)
+    return built_binary("helm")
 
 
 def can_i(kc: list[str], who: str, verb: str, resource: str, *where: str) -> str:
@@ -60,16 +55,8 @@ def run(cmd: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def chart_kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    state = tmp_path_factory.mktemp("chart-cluster")
-    env = {**os.environ, "REWIND_CLUSTER_NAME": f"rewind-chart-{os.getpid()}", "REWIND_CLUSTER_DIR": str(state)}
-    script = str(ROOT / "hack" / "cluster.sh")
-    up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, check=False)
-    if up.returncode != 0:
-        pytest.fail(f"could not start the chart test's control plane:\n{up.stderr[-4000:]}")
-    try:
-        yield up.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run([script, "down"], env=env, capture_output=True, check=False)
+    with local_cluster("rewind-chart", tmp_path_factory.mktemp("chart-cluster")) as path:
+        yield path
 
 
 @pytest.fixture(scope="module")

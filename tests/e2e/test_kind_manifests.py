@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.support import ROOT
+from tests.tools import ROOT
 
 KIND = ROOT / "hack" / "kind"
 

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from hack import chart_docs
 
+from tests.tools import built_binary
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "rewind"
 GOLDEN = ROOT / "tests" / "golden" / "chart"
@@ -22,13 +24,7 @@ RELEASE, NAMESPACE = "rewind", "rewind-system"
 
 
 def helm_binary() -> str:
-    bin_dir = subprocess.run(
-        [str(ROOT / "hack" / "testenv.sh"), "--print"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    helm = Path(bin_dir) / "helm"
-    if not helm.exists():
-        pytest.fail(f"no helm at {helm}: run `make testenv`")
-    return str(helm)
+    return built_binary("helm")
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
