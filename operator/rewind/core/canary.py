@@ -153,7 +153,17 @@ def _promote(plan: Plan, c: CanaryStatus) -> None:
     plan.act(EnsureTrack("stable", c.version, replicas))
     if not (stable.version == c.version and stable.settled(replicas)):
         plan.act(EnsureTrack("canary", c.version, plan.split(c.weight)[1]))
-        plan.phase("Progressing", f"promoting {c.version}: updating stable", progressing="Promoting")
+        deadline = parse_time(c.step_started_at) + parse_duration(plan.spec.strategy.canary.progress_deadline)
+        message = f"promoting {c.version}: updating stable"
+        if plan.now >= deadline:
+            # The model passed its analysis; its stable pods do not come up (quota, capacity, image pull).
+            # Nothing to judge: keep the canary serving, keep trying, and say so once.
+            message += f", stalled: {stable.ready}/{replicas} ready after {plan.spec.strategy.canary.progress_deadline}"
+            if plan.status.message != message:
+                plan.act(Emit("Warning", "PromotionStalled", message))
+        else:
+            plan.requeue(checks.seconds_until(deadline, plan.now))
+        plan.phase("Progressing", message, progressing="Promoting")
         return
     old = plan.status.stable_version
     history = update_open(plan.status.history, lambda e: e.track == "stable", to=plan.stamp, outcome="Superseded")

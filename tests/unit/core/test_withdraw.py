@@ -6,7 +6,7 @@ from datetime import datetime
 
 from rewind.core.model import EnsureTrack, MarkVersion, RewriteVersion, ScaleTrack
 from rewind.core.records import condition
-from tests.unit.core.scenario import healthy_world, make_spec, of, version
+from tests.unit.core.scenario import events, healthy_world, make_spec, of, version
 
 
 def test_a_canary_whose_features_stop_matching_is_withdrawn() -> None:
@@ -73,3 +73,16 @@ def test_a_step_shorter_than_the_interval_waits_for_a_check_at_its_own_weight() 
     world.run(until=lambda w: w.status.canary is None or w.status.canary.promoting)
     last_check = max(t for t, request in world.analyses if request.track == "canary")
     assert last_check >= datetime.fromisoformat(canary.available_at.replace("Z", "+00:00"))
+
+
+def test_a_promotion_whose_stable_pods_never_come_up_says_so_once() -> None:
+    world = healthy_world(make_spec("1.0.0", strategy={"canary": {"steps": [{"weight": 10, "pause": "10s"}]}}))
+    world.set_version("1.1.0")
+    world.run(until=lambda w: w.status.canary is not None and w.status.canary.promoting)
+    world.pods("stable", False)
+    world.advance(301)
+    stalled = world.decide()
+    assert ("Warning", "PromotionStalled") in events(stalled)
+    assert stalled.status.canary is not None
+    assert "stalled" in (stalled.status.message or "")
+    assert ("Warning", "PromotionStalled") not in events(world.decide()), "said once"
