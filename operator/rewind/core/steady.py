@@ -5,7 +5,7 @@ from __future__ import annotations
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import BakeStatus
 from rewind.core import checks
-from rewind.core.guard import Blocked
+from rewind.core.guard import Blocked, skew
 from rewind.core.model import Emit, EnsureTrack, parse_time
 from rewind.core.plan import Plan
 from rewind.core.records import condition, update_open
@@ -32,7 +32,23 @@ def hold(plan: Plan) -> None:
         message = plan.status.message if plan.status.phase == "RolledBack" else None  # not a stale Blocked one
         plan.phase("RolledBack", message or f"rolled back to {stable}")
     else:
-        plan.phase("Healthy", f"{stable} serves")
+        plan.phase("Healthy", f"{stable} serves{_skew_warning(plan, stable)}")
+
+
+def _skew_warning(plan: Plan, stable: str) -> str:
+    """A note (and one Warning Event) when what serves no longer matches the deployment's features.
+
+    The guard decides what may serve next; it does not pull what already serves. When `spec.features`
+    moves on under a serving version, that is training/serving skew in production: say so loudly.
+    """
+    info = plan.observed.versions.get(stable)
+    reason = skew(info.features, plan.spec.features) if info is not None else None
+    if reason is None:
+        return ""
+    note = f"; warning: training/serving skew: {reason}"
+    if note not in (plan.status.message or ""):
+        plan.act(Emit("Warning", "StableSkew", f"{stable} serves but {reason}"))
+    return note
 
 
 def _bake(plan: Plan, bake: BakeStatus) -> None:

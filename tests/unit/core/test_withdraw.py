@@ -86,3 +86,14 @@ def test_a_promotion_whose_stable_pods_never_come_up_says_so_once() -> None:
     assert stalled.status.canary is not None
     assert "stalled" in (stalled.status.message or "")
     assert ("Warning", "PromotionStalled") not in events(world.decide()), "said once"
+
+
+def test_stable_that_stops_matching_the_features_is_flagged_once() -> None:
+    world = healthy_world()
+    world.set_spec(features={"schema": "fraud", "version": "2"})
+    first = world.decide()
+    assert ("Warning", "StableSkew") in events(first)
+    assert first.status.phase == "Healthy"
+    assert "training/serving skew" in (first.status.message or "")
+    assert not [a for a in first.actions if isinstance(a, EnsureTrack) and a.version != "1.0.0"]
+    assert ("Warning", "StableSkew") not in events(world.decide()), "said once"
