@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rewind.api.modeldeployment import HistoryEntry, Outcome
 from rewind.core import guard
 from rewind.core.guard import Blocked
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, RewriteVersion, Track
@@ -18,18 +19,7 @@ def roll_back(plan: Plan, *, bad: str, track: Track, reason: str, detail: str) -
     is still stopped and the deployment goes Degraded. Nothing is deleted.
     """
     spec, status = plan.spec, plan.status
-    history = update_open(
-        status.history,
-        lambda e: e.version == bad and e.track == track,
-        to=plan.stamp,
-        outcome="RolledBack",
-        reason=f"{reason}: {detail}",
-    )
-    # A failed canary does not end the bake of the stable version it ran next to.
-    bake = status.bake if status.bake is not None and status.bake.version != bad else None
-    plan.update(history=history, canary=None, bake=bake, update=None)
-    if track == "canary" or plan.observed.canary.exists:
-        plan.stop_canary()
+    history = _end(plan, version=bad, track=track, outcome="RolledBack", reason=f"{reason}: {detail}")
     plan.act(MarkVersion(bad, "Failed", f"{reason}: {detail}", failed=True))
     target = guard.rollback_target(history, plan.observed.versions, spec.features, exclude=bad)
     plan.condition("RolledBack", "True", reason, f"{bad}: {detail}")
@@ -70,17 +60,7 @@ def withdraw(plan: Plan, *, version: str, track: Track, blocked: Blocked) -> Non
     A version latched Failed meanwhile is a failure and goes through `roll_back` instead.
     """
     status = plan.status
-    history = update_open(
-        status.history,
-        lambda e: e.version == version and e.track == track,
-        to=plan.stamp,
-        outcome="Aborted",
-        reason=f"{blocked.reason}: {blocked.message}",
-    )
-    bake = status.bake if status.bake is not None and status.bake.version != version else None
-    plan.update(history=history, canary=None, bake=bake, update=None)
-    if track == "canary" or plan.observed.canary.exists:
-        plan.stop_canary()
+    _end(plan, version=version, track=track, outcome="Aborted", reason=f"{blocked.reason}: {blocked.message}")
     if track == "stable" and status.stable_version is not None:
         plan.act(EnsureTrack("stable", status.stable_version, plan.spec.replicas))
     plan.act(
@@ -90,3 +70,21 @@ def withdraw(plan: Plan, *, version: str, track: Track, blocked: Blocked) -> Non
     serving = f"; {status.stable_version} keeps serving" if status.stable_version else ""
     plan.phase("Blocked", f"{blocked.message}{serving}")
     plan.condition("Blocked", "True", blocked.reason, blocked.message)
+
+
+def _end(plan: Plan, *, version: str, track: Track, outcome: Outcome, reason: str) -> list[HistoryEntry]:
+    """Close `version`'s history entry, drop what was in flight for it, and stop any canary at once."""
+    status = plan.status
+    history = update_open(
+        status.history,
+        lambda e: e.version == version and e.track == track,
+        to=plan.stamp,
+        outcome=outcome,
+        reason=reason,
+    )
+    # A failed canary does not end the bake of the stable version it ran next to.
+    bake = status.bake if status.bake is not None and status.bake.version != version else None
+    plan.update(history=history, canary=None, bake=bake, update=None)
+    if track == "canary" or plan.observed.canary.exists:
+        plan.stop_canary()
+    return history
