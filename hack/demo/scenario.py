@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from tests.e2e.support import ROOT
+from tests.tools import ROOT
 
 from rewind.analysis.render import QueryContext, render
 

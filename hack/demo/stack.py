@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client, config
-from tests.e2e.support import ROOT, Prometheus, kubectl_binary
+from tests.e2e.support import Prometheus, kubectl_binary
+from tests.tools import ROOT
 
 from .console import Deadline, DemoError, say
 
