@@ -22,10 +22,15 @@ def progress(plan: Plan) -> None:
     c = plan.status.canary
     assert c is not None
     spec = plan.spec
+    blocked = guard.check(c.version, plan.observed.versions, spec.features)
+    if spec.version != c.version and blocked is not None and blocked.reason == "VersionFailed":
+        # Latched Failed and spec.version already moved: the rollback's own rewrite landed but its status
+        # write did not (the operator died in between). Finish recording it; never override spec.version.
+        _finish_rollback(plan, c)
+        return
     if spec.version != c.version:
         _abort(plan, c, f"spec.version changed to {spec.version} during the canary")
         return
-    blocked = guard.check(c.version, plan.observed.versions, spec.features)
     if blocked is not None and blocked.reason == "VersionFailed":  # a human latched it mid-canary
         roll_back(plan, bad=c.version, track="canary", reason=blocked.reason, detail=blocked.message)
         return
@@ -207,6 +212,21 @@ def _abort(plan: Plan, c: CanaryStatus, why: str) -> None:
         Emit("Normal", "CanaryAborted", f"canary {c.version} aborted: {why}"),
     )
     plan.phase("Progressing", f"canary {c.version} aborted: {why}", progressing="CanaryAborted")
+    plan.requeue(0)
+
+
+def _finish_rollback(plan: Plan, c: CanaryStatus) -> None:
+    history = update_open(
+        plan.status.history,
+        lambda e: e.version == c.version and e.track == "canary",
+        to=plan.stamp,
+        outcome="RolledBack",
+        reason=f"VersionFailed: {c.version} is latched Failed",
+    )
+    plan.update(history=history, canary=None)
+    plan.stop_canary()
+    plan.condition("RolledBack", "True", "VersionFailed", f"{c.version} is latched Failed")
+    plan.phase("RolledBack", f"rolled back {c.version} to {plan.spec.version}")
     plan.requeue(0)
 
 

@@ -47,11 +47,14 @@ def progress(plan: Plan) -> None:
 
 def _complete(plan: Plan, u: UpdateStatus) -> None:
     old = plan.status.stable_version
+    old_info = plan.observed.versions.get(old) if old is not None else None
+    # Normally the entry was closed as RolledBack already; if the operator died before writing that,
+    # the latch on the version still tells how it ended.
     history = update_open(
         plan.status.history,
         lambda e: e.track == "stable" and e.version != u.version,
         to=plan.stamp,
-        outcome="Superseded",
+        outcome="RolledBack" if old_info is not None and old_info.failed else "Superseded",
     )
     healthy = u.reason == "FastTrack"
     history = update_open(

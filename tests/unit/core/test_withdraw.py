@@ -97,3 +97,21 @@ def test_stable_that_stops_matching_the_features_is_flagged_once() -> None:
     assert "training/serving skew" in (first.status.message or "")
     assert not [a for a in first.actions if isinstance(a, EnsureTrack) and a.version != "1.0.0"]
     assert ("Warning", "StableSkew") not in events(world.decide()), "said once"
+
+
+def test_a_rollback_interrupted_before_its_status_write_is_finished_not_aborted() -> None:
+    world = healthy_world()
+    world.set_version("1.1.0")
+    world.run(until=lambda w: w.status.canary is not None and w.status.canary.available_at is not None)
+    # The operator latched 1.1.0 and rewrote spec.version, then died before writing status.
+    world.versions["1.1.0"] = version("1.1.0", failed=True)
+    world.set_version("1.0.0")
+    decision = world.decide()
+    assert decision.status.canary is None
+    assert ScaleTrack("canary", 0) in decision.actions
+    assert not of(decision, RewriteVersion)
+    entry = decision.status.history[-1]  # type: ignore[index]
+    assert (entry.version, entry.outcome) == ("1.1.0", "RolledBack")
+    world.run()
+    assert world.status.phase == "RolledBack"
+    assert world.spec.version == "1.0.0"
