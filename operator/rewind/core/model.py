@@ -146,8 +146,15 @@ class Decision:
 
 
 def iso(moment: datetime) -> str:
-    """RFC 3339 in UTC with second precision, as Kubernetes writes times."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC, with milliseconds when there are any.
+
+    Whole seconds alone (as Kubernetes writes its own times) would let two checks meant to be an
+    interval apart land up to a second closer: timers in status are compared after a round trip.
+    """
+    utc = moment.astimezone(UTC)
+    if utc.microsecond // 1000:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: str) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from rewind.api.modeldeployment import BakeStatus, CanaryStatus, MetricResult, ModelDeploymentStatus
 from rewind.core import checks
 from rewind.core.checks import AnalysisRequest
-from rewind.core.model import CheckOutcome
+from rewind.core.model import CheckOutcome, iso
 from tests.unit.core.scenario import ERROR_RATE, FAIL, INCONCLUSIVE, PASS, at, make_spec, stamp
 
 SPEC = make_spec("1.1.0", metrics=True)
@@ -177,3 +178,10 @@ def test_next_check_and_waits() -> None:
 def test_fold_stamps_the_check_time(verdict: Any) -> None:
     folded = checks.fold(SPEC, None, {"error-rate": CheckOutcome(verdict)}, at(42))
     assert folded.analysis["error-rate"].checked_at == stamp(42)
+
+
+def test_the_interval_survives_the_round_trip_through_status_to_the_millisecond() -> None:
+    spec = make_spec(metrics=True, analysis={"interval": "1s"})
+    checked = at(0) + timedelta(milliseconds=912)
+    result = MetricResult(verdict="Fail", checked_at=iso(checked))
+    assert checks.next_check(spec, {"error-rate": result}) == checked + timedelta(seconds=1)
