@@ -37,6 +37,7 @@ from rewind.core.model import (
     TrackState,
     VersionInfo,
 )
+from rewind.core.records import condition
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 QUERY = 'sum(rate(errors_total{track="{{ track }}"}[{{ interval }}]))'
@@ -272,3 +273,10 @@ def healthy_world(
     world.emitted.clear()
     world.analyses.clear()
     return world
+
+
+def cond(world: World, kind: str) -> tuple[str, str]:
+    """The (status, reason) of one condition on the world's current status."""
+    found = condition(world.status, kind)
+    assert found is not None
+    return found.status, found.reason

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rewind.core.checks import AnalysisRequest
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, RewriteVersion, ScaleTrack, SetTraffic, iso
-from rewind.core.records import condition
 from tests.unit.core.scenario import (
     FAIL,
     INCONCLUSIVE,
     PASS,
     World,
+    cond,
     digest,
     events,
     healthy_world,
@@ -34,12 +34,6 @@ def start_canary(world: World, v: str = "1.1.0") -> None:
 
 def stable_versions(world: World) -> set[str]:
     return {a.version for d in world.decisions for a in of(d, EnsureTrack) if a.track == "stable"}
-
-
-def cond(world: World, kind: str) -> tuple[str, str]:
-    found = condition(world.status, kind)
-    assert found is not None
-    return found.status, found.reason
 
 
 def test_a_new_version_starts_a_canary_next_to_the_untouched_stable() -> None:

@@ -7,11 +7,11 @@ import pytest
 from rewind.api.modeldeployment import ModelDeploymentStatus
 from rewind.core import rollout
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, Observed, RewriteVersion, ScaleTrack, TrackState, iso
-from rewind.core.records import condition
 from tests.unit.core.scenario import (
     FAIL,
     T0,
     World,
+    cond,
     events,
     healthy_world,
     make_spec,
@@ -19,12 +19,6 @@ from tests.unit.core.scenario import (
     serving,
     version,
 )
-
-
-def cond(world: World, kind: str) -> tuple[str, str]:
-    found = condition(world.status, kind)
-    assert found is not None
-    return found.status, found.reason
 
 
 def test_first_version_is_an_initial_update_then_a_bake_without_analysis() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, RewriteVersion, ScaleTrack, iso
-from rewind.core.records import condition
 from tests.unit.core.scenario import (
     FAIL,
     PASS,
     World,
+    cond,
     events,
     healthy_world,
     make_spec,
@@ -20,12 +20,6 @@ from tests.unit.core.scenario import (
 
 DIRECT: dict[str, Any] = {"strategy": {"type": "Direct"}}
 BAD = "error-rate=0.31 (error-rate 0.31 > max 0.05)"
-
-
-def cond(world: World, kind: str) -> tuple[str, str]:
-    found = condition(world.status, kind)
-    assert found is not None
-    return found.status, found.reason
 
 
 def canary_actions(world: World) -> list[object]:
