@@ -28,7 +28,7 @@ log() { echo "testenv: $*" >&2; }
 # A throwaway module per component: k8s.io/kubernetes points its staging modules at local folders,
 # so we replace each one with its published v0.Y.Z twin, read off the downloaded go.mod.
 build_kubernetes() {
-  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=() c
+  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy) missing=() c
   for c in "${want[@]}"; do [[ -x "$BIN/$c" ]] || missing+=("$c"); done
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "building ${missing[*]} $K8S_VERSION (cold: tens of minutes on two cores)"
