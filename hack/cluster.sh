@@ -6,6 +6,8 @@
 #
 # REWIND_CLUSTER_NAME (default rewind) and REWIND_CLUSTER_DIR (default .cluster) choose the cluster and
 # where its kubeconfig goes; several clusters can run side by side under different names.
+# REWIND_REAL_NODE=1 also joins a real node (hack/node.sh: containerd, kubelet, kube-proxy) named
+# `<name>-real`, tainted and labelled `rewind.dev/real-node`; one per machine. `down` removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME="${REWIND_CLUSTER_NAME:-rewind}"
@@ -33,13 +35,18 @@ case "${1:-}" in
         --kwok-controller-binary "$BIN/kwok" \
         --etcd-binary "$BIN/etcd" \
         --kube-authorization --kube-admission \
+        --config hack/kwokctl.yaml \
         --kubeconfig "$KUBECONFIG_FILE" --wait 120s >&2
       kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
     fi
     kwokctl get kubeconfig --name "$NAME" > "$KUBECONFIG_FILE"
+    if [[ -n "${REWIND_REAL_NODE:-}" && ! -d "$STATE/node" ]]; then
+      hack/node.sh up "$KUBECONFIG_FILE" "$STATE" "$NAME-real"
+    fi
     echo "$KUBECONFIG_FILE"
     ;;
   down)
+    hack/node.sh down "$STATE"
     if exists; then kwokctl delete cluster --name "$NAME" >&2; fi
     rm -f "$KUBECONFIG_FILE"
     ;;

@@ -10,6 +10,7 @@ K8S_VERSION="${K8S_VERSION:-v1.36.5}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${HELM_VERSION:-v4.3.1}"
+CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"
 GATEWAY_API_VERSION="${GATEWAY_API_VERSION:-v1.4.1}"
 CACHE="${REWIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rewind}"
 BIN="$CACHE/bin/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION"
@@ -74,6 +75,7 @@ build_etcd
 go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 go_install kwokctl sigs.k8s.io/kwok/cmd/kwokctl "$KWOK_VERSION"
 go_install helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION"
+go_install crictl sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION"
 
 # The Gateway API CRDs ship inside their Go module; the proxy is where we can get them from.
 gateway_crds() {
@@ -93,6 +95,14 @@ gateway_crds
 debs=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || debs+=(prometheus)
 command -v lua5.4 >/dev/null 2>&1 || debs+=(lua5.4)
+# The real node (hack/node.sh): containerd and runc, the CNI plugins, iptables and conntrack for
+# kube-proxy; debootstrap for the images built without a registry (hack/images.py).
+command -v containerd >/dev/null 2>&1 || debs+=(containerd)
+command -v runc >/dev/null 2>&1 || debs+=(runc)
+[[ -x /usr/lib/cni/bridge ]] || debs+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || debs+=(iptables)
+command -v conntrack >/dev/null 2>&1 || debs+=(conntrack)
+command -v debootstrap >/dev/null 2>&1 || debs+=(debootstrap)
 if [[ ${#debs[@]} -gt 0 ]]; then
   log "installing ${debs[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
