@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv crds crds-check lint test test-unit test-e2e testenv cluster-up cluster-down demo bench clean \
-	chart-lint golden chart-docs kind-e2e bench-rollback
+	chart-lint golden chart-docs kind-e2e bench-rollback test-node images
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,7 +44,13 @@ testenv: ## build the control plane (cached outside the repo, by version) and in
 test-e2e: $(STAMP) testenv ## the e2e tier against a real control plane and Prometheus
 	$(PYTEST) tests/e2e -m e2e -q
 
-test: testenv lint test-unit test-e2e demo ## the whole suite and the demo, as CI runs it
+test-node: $(STAMP) testenv ## the node tier: a real node, real pods from images built here (one per machine)
+	$(PYTEST) tests/node -m node -q
+
+images: $(STAMP) ## build the operator, MLServer and sandbox images offline (cached outside the repo)
+	$(BIN)/python hack/images.py all
+
+test: testenv lint test-unit test-e2e test-node demo ## the whole suite and the demo, as CI runs it
 
 chart-lint: $(STAMP) testenv ## helm lint, golden `helm template` output, values schema, chart README drift
 	$(PYTEST) tests/unit/test_chart.py -q

@@ -16,6 +16,8 @@ from rewind.builders.httproute import httproute_backend_patch
 __all__ = ["deployment", "httproute_backend_patch", "owner_reference", "replica_split", "service"]
 
 MODEL_VOLUME = "model"
+TMP_VOLUME = "tmp"
+TMP_DIR = "/tmp"
 MODELS_DIR = "/models"
 MODEL_PATH = f"{MODELS_DIR}/model"
 FETCH_CONTAINER = "fetch-artifact"
@@ -25,6 +27,7 @@ SERVICE_PORT = 80
 
 _CONTAINER_SECURITY = {
     "runAsNonRoot": True,
+    "readOnlyRootFilesystem": True,
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
@@ -133,8 +136,12 @@ def deployment(
       `http`, a tcpSocket readiness probe, and /models mounted read-only.
     - Resources: `spec.podTemplate.resources` replaces `mv.runtime.resources` as a whole when given (no
       key-by-key merge, which could pair a request with a smaller limit). Quantities become strings.
-    - Both containers run as non-root, without privilege escalation or capabilities, seccomp
-      RuntimeDefault; a runtime image whose user is root fails to start (by design).
+    - Both containers run as non-root on a read-only root filesystem, without privilege escalation or
+      capabilities, seccomp RuntimeDefault; a runtime image whose user is root fails to start (by
+      design). Each gets a writable /tmp (an emptyDir): point a runtime's scratch files there (for
+      MLServer, `MLSERVER_METRICS_DIR=/tmp`).
+    - The init container's termination message falls back to its log, so why a fetch failed (a digest
+      mismatch, an unreachable source) shows in the pod status.
     - Rolling update with maxUnavailable 0 and maxSurge 25%, revisionHistoryLimit 2.
     """
     template = spec.pod_template
@@ -151,7 +158,12 @@ def deployment(
             *("python", "-m", "rewind.artifact.fetch"),
             *("--uri", mv.artifact.uri, "--digest", mv.artifact.digest, "--dest", MODEL_PATH),
         ],
-        "volumeMounts": [{"name": MODEL_VOLUME, "mountPath": MODELS_DIR}],
+        "volumeMounts": [
+            {"name": MODEL_VOLUME, "mountPath": MODELS_DIR},
+            {"name": TMP_VOLUME, "mountPath": TMP_DIR},
+        ],
+        # The fetcher's last words (a digest mismatch, an unreachable source) reach the pod status.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
     }
     runtime: dict[str, Any] = {
@@ -160,7 +172,10 @@ def deployment(
         "env": _env(mv=mv, md_name=md_name, track=track),
         "ports": [{"name": PORT_NAME, "containerPort": mv.runtime.port, "protocol": "TCP"}],
         "readinessProbe": {"tcpSocket": {"port": PORT_NAME}, "periodSeconds": 5},
-        "volumeMounts": [{"name": MODEL_VOLUME, "mountPath": MODELS_DIR, "readOnly": True}],
+        "volumeMounts": [
+            {"name": MODEL_VOLUME, "mountPath": MODELS_DIR, "readOnly": True},
+            {"name": TMP_VOLUME, "mountPath": TMP_DIR},
+        ],
         "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
     }
     if mv.runtime.args:
@@ -172,7 +187,7 @@ def deployment(
     pod_spec: dict[str, Any] = {
         "initContainers": [fetch],
         "containers": [runtime],
-        "volumes": [{"name": MODEL_VOLUME, "emptyDir": {}}],
+        "volumes": [{"name": MODEL_VOLUME, "emptyDir": {}}, {"name": TMP_VOLUME, "emptyDir": {}}],
     }
     if template is not None:
         if template.node_selector:

@@ -118,8 +118,12 @@ def test_init_container_fetches_and_verifies_into_the_shared_volume() -> None:
         *("python", "-m", "rewind.artifact.fetch"),
         *("--uri", "s3://models/fraud/model.joblib", "--digest", DIGEST, "--dest", "/models/model"),
     ]
-    assert fetch["volumeMounts"] == [{"name": "model", "mountPath": "/models"}]
-    assert dep["spec"]["template"]["spec"]["volumes"] == [{"name": "model", "emptyDir": {}}]
+    assert fetch["volumeMounts"] == [{"name": "model", "mountPath": "/models"}, {"name": "tmp", "mountPath": "/tmp"}]
+    assert fetch["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert dep["spec"]["template"]["spec"]["volumes"] == [
+        {"name": "model", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
 
 
 def test_runtime_container() -> None:
@@ -136,7 +140,10 @@ def test_runtime_container() -> None:
     assert model["args"] == ["--workers", "2"]
     assert model["ports"] == [{"name": "http", "containerPort": 9000, "protocol": "TCP"}]
     assert model["readinessProbe"]["tcpSocket"] == {"port": "http"}
-    assert model["volumeMounts"] == [{"name": "model", "mountPath": "/models", "readOnly": True}]
+    assert model["volumeMounts"] == [
+        {"name": "model", "mountPath": "/models", "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
     env = {e["name"]: e for e in model["env"]}
     assert env["LOG_LEVEL"] == {"name": "LOG_LEVEL", "value": "debug"}
     assert env["API_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "keys", "key": "api"}}
@@ -151,6 +158,7 @@ def test_hardening_and_rollout_shape() -> None:
     for name in ("fetch-artifact", "model"):
         sc = _container(dep, name)["securityContext"]
         assert sc["runAsNonRoot"] is True
+        assert sc["readOnlyRootFilesystem"] is True
         assert sc["allowPrivilegeEscalation"] is False
         assert sc["capabilities"] == {"drop": ["ALL"]}
         assert sc["seccompProfile"] == {"type": "RuntimeDefault"}

@@ -1,0 +1,289 @@
+"""What the node tier stands on: images, a Prometheus with Kubernetes discovery, the chart, a model store.
+
+Kept apart from the fixtures so that `make demo` can stand on the same parts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from tests.e2e.support import free_port, wait_for
+from tests.tools import ROOT, built_binary
+
+OPERATOR_IMAGE = "rewind.local/rewind:dev"
+MLSERVER_IMAGE = "rewind.local/mlserver:dev"
+MLSERVER_DOCKERFILE = ROOT / "deploy" / "images" / "mlserver" / "Dockerfile"
+REAL_NODE_LABEL = "rewind.dev/real-node"
+REAL_NODE_PLACEMENT: dict[str, Any] = {
+    "nodeSelector": {REAL_NODE_LABEL: "true"},
+    "tolerations": [{"key": REAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
+}
+SYSTEM_NAMESPACE = "rewind-system"
+STORE_NAMESPACE = "rewind-models"
+METRICS_PORT = "8082"
+MODEL = "fraud-detector"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: str
+    operator_image: str
+    mlserver_image: str
+    placement: dict[str, Any] = field(default_factory=dict)
+
+
+def build_images() -> dict[str, str]:
+    """Build (or take from the cache) the operator and MLServer images; image name -> docker-archive path."""
+    out: dict[str, str] = {}
+    builds = {
+        OPERATOR_IMAGE: ["build", "--dockerfile", str(ROOT / "operator" / "Dockerfile"), "--context", str(ROOT)],
+        MLSERVER_IMAGE: [
+            "build",
+            "--dockerfile",
+            str(MLSERVER_DOCKERFILE),
+            "--context",
+            str(MLSERVER_DOCKERFILE.parent),
+        ],
+    }
+    for tag, args in builds.items():
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "hack" / "images.py"), *args, "--tag", tag],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"building {tag} failed:\n{done.stderr[-4000:]}")
+        out[tag] = done.stdout.strip().splitlines()[-1]
+    return out
+
+
+def node_ip(api: client.ApiClient) -> str:
+    """The InternalIP of the real node (or of the first node): where pods reach services on the host."""
+    nodes = client.CoreV1Api(api).list_node(label_selector=f"{REAL_NODE_LABEL}=true").items
+    nodes = nodes or client.CoreV1Api(api).list_node().items
+    return next(a.address for a in nodes[0].status.addresses if a.type == "InternalIP")
+
+
+@dataclass
+class Prom:
+    """A Prometheus the tests query (`url`) and the operator's pods reach (`in_cluster_url`)."""
+
+    url: str
+    in_cluster_url: str
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, workdir: Path, *, kubeconfig: str) -> Prom:
+        """Debian's Prometheus on this machine, discovering pods through the API server as a user's does:
+        pods labelled `rewind.dev/deployment` that annotate `prometheus.io/port`, scraped on the pod IP,
+        with the pod labels mapped onto the series (rewind_dev_deployment, rewind_dev_track) and
+        `namespace` and `pod` added. It listens on the node's address so that pods reach it."""
+        binary = shutil.which("prometheus")
+        if not binary:
+            raise RuntimeError("no prometheus binary: run `make testenv`")
+        from kubernetes import config
+
+        api = config.new_client_from_config(config_file=kubeconfig)
+        host = node_ip(api)
+        relabel = [
+            {"source_labels": ["__meta_kubernetes_pod_label_rewind_dev_deployment"], "regex": ".+", "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_ready"], "regex": "true", "action": "keep"},
+            {
+                "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_port"],
+                "regex": r"\d+",
+                "action": "keep",
+            },
+            {
+                "source_labels": ["__meta_kubernetes_pod_ip", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+                "regex": r"(.+);(\d+)",
+                "replacement": "$1:$2",
+                "target_label": "__address__",
+            },
+            {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        ]
+        conf = {
+            "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
+            "scrape_configs": [
+                {
+                    "job_name": "rewind-serving",
+                    "kubernetes_sd_configs": [{"role": "pod", "kubeconfig_file": kubeconfig}],
+                    "relabel_configs": relabel,
+                }
+            ],
+        }
+        (workdir / "prometheus.yml").write_text(json.dumps(conf))
+        port = free_port()
+        log = (workdir / "prometheus.log").open("wb")
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address={host}:{port}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        prom = cls(url=f"http://{host}:{port}", in_cluster_url=f"http://{host}:{port}", process=process)
+        wait_for(prom.ready, timeout=60, what="Prometheus ready")
+        return prom
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
+            return bool(resp.status == 200)
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        url = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            result: list[dict[str, Any]] = json.load(resp)["data"]["result"]
+            return result
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def run(cmd: list[str], *, stdin: str | None = None) -> str:
+    done = subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def install_chart(cluster: Cluster, kubectl: list[str]) -> str:
+    """`helm install` of charts/rewind with the operator image, two replicas and leader election."""
+    repository, tag = cluster.operator_image.rsplit(":", 1)
+    values = {
+        "image": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"},
+        "fetcherImage": cluster.operator_image,
+        "nodeSelector": cluster.placement.get("nodeSelector", {}),
+        "tolerations": cluster.placement.get("tolerations", []),
+        "leaderElection": {"leaseDuration": 6, "renewDeadline": 4, "retryPeriod": 1},
+    }
+    values_file = Path(cluster.kubeconfig).with_name("rewind-values.json")
+    values_file.write_text(json.dumps(values))
+    helm = built_binary("helm", or_path=True)
+    run(
+        [
+            helm,
+            "--kubeconfig",
+            cluster.kubeconfig,
+            "install",
+            "rewind",
+            str(ROOT / "charts" / "rewind"),
+            "--namespace",
+            SYSTEM_NAMESPACE,
+            "--create-namespace",
+            "--values",
+            str(values_file),
+            "--wait",
+            "--timeout",
+            "300s",
+        ]
+    )
+    run([*kubectl, "wait", "--for=condition=Established", "crd/modeldeployments.rewind.dev", "--timeout=60s"])
+    return SYSTEM_NAMESPACE
+
+
+def lease_holder(api: client.ApiClient) -> str:
+    try:
+        lease = client.CoordinationV1Api(api).read_namespaced_lease("rewind", SYSTEM_NAMESPACE)
+    except client.exceptions.ApiException:
+        return ""
+    return str(lease.spec.holder_identity or "")
+
+
+@dataclass(frozen=True)
+class Store:
+    """The model store: trained artifacts served over HTTP at `url` (a ClusterIP); `trained` as train.py
+    printed it (per version: path under /srv, digest, dataset, hyperparameters)."""
+
+    url: str
+    trained: dict[str, Any]
+
+    def artifact_uri(self, version: str) -> str:
+        path = Path(self.trained["versions"][version]["path"]).relative_to("/srv")
+        return f"{self.url}/{path}"
+
+    def digest(self, version: str) -> str:
+        return str(self.trained["versions"][version]["digest"])
+
+
+def start_model_store(cluster: Cluster, kubectl: list[str], api: client.ApiClient) -> Store:
+    """hack/kind/model-store.yaml with the MLServer image built here, on the real node."""
+    core = client.CoreV1Api(api)
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=STORE_NAMESPACE)))
+    except client.exceptions.ApiException as exc:
+        if exc.status != 409:
+            raise
+    wait_for(lambda: bool(core.list_namespaced_service_account(STORE_NAMESPACE).items), 60, "ServiceAccount")
+    configmap = run(
+        [
+            *kubectl,
+            "-n",
+            STORE_NAMESPACE,
+            "create",
+            "configmap",
+            "train",
+            f"--from-file=train.py={ROOT / 'hack' / 'demo' / 'train.py'}",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ]
+    )
+    run([*kubectl, "-n", STORE_NAMESPACE, "apply", "-f", "-"], stdin=configmap)
+    docs = list(yaml.safe_load_all((ROOT / "hack" / "kind" / "model-store.yaml").read_text()))
+    for doc in docs:
+        if doc["kind"] != "Deployment":
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        pod.update(cluster.placement)
+        for container in pod["initContainers"] + pod["containers"]:
+            container["image"] = cluster.mlserver_image
+            container["imagePullPolicy"] = "IfNotPresent"
+    run([*kubectl, "-n", STORE_NAMESPACE, "apply", "-f", "-"], stdin=yaml.safe_dump_all(docs))
+    run([*kubectl, "-n", STORE_NAMESPACE, "rollout", "status", "deploy/model-store", "--timeout=600s"])
+    ip = core.read_namespaced_service("model-store", STORE_NAMESPACE).spec.cluster_ip
+    url = f"http://{ip}:8000"
+    trained = wait_for(lambda: _json(f"{url}/trained.json"), timeout=60, what="the model store's trained.json")
+    return Store(url=url, trained=trained)
+
+
+def _json(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            data: dict[str, Any] = json.load(resp)
+            return data
+    except (OSError, ValueError):
+        return None
+
+
+def namespace(api: client.ApiClient) -> Iterator[str]:
+    name = f"node-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    wait_for(lambda: bool(core.list_namespaced_service_account(name).items), 60, "default ServiceAccount")
+    yield name
+    if not os.environ.get("REWIND_NODE_KEEP"):
+        core.delete_namespace(name)
