@@ -82,10 +82,11 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         )
         for outcome in outcomes.values():
             metrics.CHECKS.labels(outcome.verdict).inc()
+    deployments = {t: rt.store.get("deployment", namespace, names.deployment_name(name, t)) for t in names.TRACKS}
     observed = Observed(
         versions=observe.versions(objects),
-        stable=observe.track(rt.store.get("deployment", namespace, names.deployment_name(name, "stable"))),
-        canary=observe.track(rt.store.get("deployment", namespace, names.deployment_name(name, "canary"))),
+        stable=observe.track(deployments["stable"]),
+        canary=observe.track(deployments["canary"]),
         checks=outcomes,
         generation=obj["metadata"].get("generation"),
         promote=_promote_request(obj),
@@ -96,7 +97,33 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     rewritten = carry_out(applying, decision)
     _persist(rt, obj, status, errors.cleared(decision.status, now))
     _measure(decision, started)
-    return 0.0 if rewritten else decision.requeue_after
+    if rewritten or _moved(rt, obj, deployments):
+        return 0.0
+    return decision.requeue_after
+
+
+def _identity(md: dict[str, Any]) -> tuple[object, ...]:
+    meta = md["metadata"]
+    return meta.get("generation"), meta.get("annotations"), meta.get("labels"), meta.get("deletionTimestamp")
+
+
+def _moved(rt: Runtime, md: dict[str, Any], deployments: dict[str, dict[str, Any] | None]) -> bool:
+    """Whether somebody else changed what this tick decided on while it wrote.
+
+    The API's answer to our write holds every change made before it, and goes into the store at once;
+    the watch event of such a change then arrives older than the store and wakes nobody. So a tick looks
+    again at once when its answers show a change that was not its own: the deployment's spec,
+    annotations or labels, or a Deployment's status (our writes never change a status).
+    """
+    meta = md["metadata"]
+    now = rt.store.get("md", meta["namespace"], meta["name"])
+    if now is not None and _identity(now) != _identity(md):
+        return True
+    for track, before in deployments.items():
+        after = rt.store.get("deployment", meta["namespace"], names.deployment_name(meta["name"], track))
+        if before is not None and after is not None and before.get("status") != after.get("status"):
+            return True
+    return False
 
 
 def _promote_request(obj: dict[str, Any]) -> Literal["step", "full"] | None:

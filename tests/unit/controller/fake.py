@@ -57,11 +57,16 @@ class FakeCluster:
     calls: list[Call] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     failures: dict[tuple[str, str], Callable[[], ApiException]] = field(default_factory=dict)
+    # Somebody else's change landing just before our next write (and so inside its answer).
+    before_write: Callable[[], None] | None = None
     _rv: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     # bookkeeping ----------------------------------------------------------------------------------
     def _record(self, verb: str, resource: str, name: str) -> None:
         self.calls.append((verb, resource, name))
+        if self.before_write is not None and verb not in ("get", "list"):
+            hook, self.before_write = self.before_write, None
+            hook()
         make = self.failures.get((verb, resource))
         if make is not None:
             raise make()

@@ -143,3 +143,19 @@ def test_modelversion_bookkeeping_reads_nothing_and_writes_once() -> None:
     h.register(mv_name("fraud-detector", "1.0.0"))
     h.register("twin")
     assert h.cluster.take() == [], "registered already: nothing to write"
+
+
+def test_a_change_that_lands_inside_the_answer_to_our_write_is_not_lost() -> None:
+    h = Harness()
+    world(h, versions=("1.0.0", "1.1.0"))
+    settle(h, "fraud")
+    h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"replicas": 2}})
+    h.sync()
+    h.controller.scheduler._queued.clear()
+    # While the tick scales stable, a user asks for 1.1.0: our status write's answer already holds it.
+    h.cluster.before_write = lambda: h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"version": "1.1.0"}})
+    assert h.tick("fraud") == 0.0, "look again at once"
+    h.sync()  # the watch brings nothing newer than the answers the store holds
+    assert h.woken() == set()
+    h.tick("fraud")
+    assert ("patch", "deployments", "fraud-canary") in h.cluster.take()
