@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 NAME="${REWIND_CLUSTER_NAME:-rewind}"
 STATE="${REWIND_CLUSTER_DIR:-$PWD/.cluster}"
 NODES="${REWIND_CLUSTER_NODES:-3}"
+# kube-apiserver's default service range is a /24 (~250 Services, ~84 ModelDeployments at three
+# Services each); a /16 holds tens of thousands, as `make bench-scale` needs.
+SERVICE_CIDR="${REWIND_SERVICE_CIDR:-10.96.0.0/16}"
 BIN="$(hack/testenv.sh --print)"
 export PATH="$BIN:$PATH"
 # kwokctl fetches any binary it is not given; give it every one so that it never downloads.
@@ -36,6 +39,7 @@ case "${1:-}" in
         --etcd-binary "$BIN/etcd" \
         --kube-authorization --kube-admission \
         --config hack/kwokctl.yaml \
+        --extra-args "kube-apiserver=service-cluster-ip-range=$SERVICE_CIDR" \
         --kubeconfig "$KUBECONFIG_FILE" --wait 120s >&2
       kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
     fi

@@ -1,15 +1,13 @@
-"""Kopf registration, and nothing else: every handler delegates to `rewind.controller`.
+"""Kopf registration, and nothing else: every handler delegates to `rewind.controller.wiring`.
 
-Run with `kopf run -m rewind.main --all-namespaces` (or `--namespace=...`). Each ModelDeployment gets
-one daemon that reconciles it, sleeping until the core's next wake-up or until something it depends on
-changes (its own object, its Deployments, a ModelVersion of the namespace). An idle deployment's daemon
-sleeps: no API writes, no Prometheus queries.
+Run with `kopf run -m rewind.main --all-namespaces` (or `--namespace=...`). kopf's watches feed the
+controller's in-memory store (indexers: ModelDeployments, ModelVersions, and only the Deployments and
+Services labelled `rewind.dev/deployment`, filtered by the API server); one bounded scheduler ticks the
+deployments that a change concerns. An idle deployment costs no API requests and no Prometheus queries.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -19,39 +17,66 @@ from rewind.controller.kube import GROUP, MD_PLURAL, MV_PLURAL, VERSION
 
 
 @kopf.on.startup()
-def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     wiring.configure(settings, memo)
 
 
-@kopf.daemon(GROUP, VERSION, MD_PLURAL, cancellation_timeout=10.0)
-async def rollout(name: str, namespace: str | None, stopped: kopf.DaemonStopped, memo: Any, **_: Any) -> None:
-    await wiring.run_daemon(memo, namespace=namespace or "", name=name, stopped=stopped)
+@kopf.on.cleanup()
+async def cleanup(memo: Any, **_: Any) -> None:
+    await wiring.stop(memo)
+
+
+# Indexers: kopf runs them for the whole initial listing before any other handler. They return None
+# (kopf keeps no index of its own); the store is the controller's.
+
+
+@kopf.index(GROUP, VERSION, MD_PLURAL)
+def md_index(body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.seen(memo, "md", body)
+
+
+@kopf.index(GROUP, VERSION, MV_PLURAL)
+def mv_index(body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.seen(memo, "mv", body)
+
+
+@kopf.index("apps", "v1", "deployments")
+def deployment_index(body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.seen(memo, "deployment", body)
+
+
+@kopf.index("", "v1", "services")
+def service_index(body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.seen(memo, "service", body)
 
 
 @kopf.on.event(GROUP, VERSION, MD_PLURAL)
-def md_changed(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
-    wiring.wake(memo, namespace, name)
-
-
-@kopf.on.event("apps", "v1", "deployments", labels={"rewind.dev/deployment": kopf.PRESENT})
-def serving_changed(labels: Mapping[str, str], namespace: str | None, memo: Any, **_: Any) -> None:
-    wiring.wake(memo, namespace, labels["rewind.dev/deployment"])
+def md_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.event(memo, "md", type, body)
 
 
 @kopf.on.event(GROUP, VERSION, MV_PLURAL)
-async def version_changed(body: kopf.Body, type: str, namespace: str | None, memo: Any, **_: Any) -> None:
-    if type != "DELETED" and not body.metadata.get("deletionTimestamp"):
-        await asyncio.to_thread(wiring.register_version, memo, dict(body))
-    wiring.wake_namespace(memo, namespace)
+def mv_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.event(memo, "mv", type, body)
+
+
+@kopf.on.event("apps", "v1", "deployments")
+def deployment_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.event(memo, "deployment", type, body)
+
+
+@kopf.on.event("", "v1", "services")
+def service_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.event(memo, "service", type, body)
 
 
 @kopf.on.delete(GROUP, VERSION, MV_PLURAL)
-async def version_deleted(body: kopf.Body, memo: Any, **_: Any) -> None:
-    reason = await asyncio.to_thread(wiring.deletion_blocker, memo, dict(body))
+def version_deleted(body: kopf.Body, memo: Any, **_: Any) -> None:
+    reason = wiring.deletion_blocker(memo, dict(body))
     if reason:
         raise kopf.TemporaryError(reason, delay=15)
 
 
 @kopf.on.probe(id="reconciling")
 def probe(memo: Any, **_: Any) -> int:
-    return wiring.active_daemons(memo)
+    return wiring.keys(memo)

@@ -50,7 +50,7 @@ Services, Events, and optionally HTTPRoutes and named Secrets. No delete anywher
   verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, create, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]

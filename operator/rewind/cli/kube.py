@@ -17,7 +17,7 @@ from urllib3.exceptions import HTTPError
 
 from rewind.cli.errors import CliError
 from rewind.controller.kube import GROUP, MD_PLURAL, MV_PLURAL, VERSION, Kube, list_objects
-from rewind.controller.observe import model_versions
+from rewind.controller.observe import pick_versions
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -96,7 +96,8 @@ def get_mv(session: Session, *, name: str) -> dict[str, Any]:
 def versions_of(session: Session, *, model: str) -> dict[str, dict[str, Any]]:
     """Every ModelVersion of `model`, by semantic version (the older of two twins wins, as in the operator)."""
     with api_errors(session):
-        return model_versions(session.kube, namespace=session.namespace, model=model)
+        items = list_objects(session.kube, namespace=session.namespace, plural=MV_PLURAL)
+    return pick_versions(items, model)
 
 
 def all_versions_of(session: Session, *, model: str) -> list[dict[str, Any]]:

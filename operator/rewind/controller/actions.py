@@ -15,7 +15,8 @@ from rewind.api.modelversion import ModelVersionSpec
 from rewind.builders import names, serving
 from rewind.controller import applier, events, lifecycle
 from rewind.controller.config import Config
-from rewind.controller.kube import Kube, get_object
+from rewind.controller.kube import Kube
+from rewind.controller.store import Store
 from rewind.core.model import (
     ClearRequest,
     Decision,
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Applying:
     kube: Kube
+    store: Store
     config: Config
     md: dict[str, Any]
     spec: ModelDeploymentSpec
@@ -53,7 +55,10 @@ class Applying:
         return {"apiVersion": self.md["apiVersion"], "kind": self.md["kind"], "name": meta["name"], "uid": meta["uid"]}
 
 
-def carry_out(ctx: Applying, decision: Decision) -> None:
+def carry_out(ctx: Applying, decision: Decision) -> bool:
+    """Carry out every action in order; True if the ModelDeployment's spec or metadata was rewritten (the
+    core must then look again: a rollback's new spec.version, a request annotation gone)."""
+    rewritten = False
     if any(isinstance(a, EnsureTrack) for a in decision.actions):
         _services(ctx)
     for action in decision.actions:
@@ -62,6 +67,7 @@ def carry_out(ctx: Applying, decision: Decision) -> None:
         elif isinstance(action, ScaleTrack):
             applier.scale(
                 ctx.kube,
+                ctx.store,
                 namespace=ctx.namespace,
                 name=names.deployment_name(ctx.name, action.track),
                 replicas=action.replicas,
@@ -69,25 +75,37 @@ def carry_out(ctx: Applying, decision: Decision) -> None:
         elif isinstance(action, SetTraffic):
             _route(ctx, action)
         elif isinstance(action, RewriteVersion):
-            applier.rewrite_version(
-                ctx.kube, namespace=ctx.namespace, name=ctx.name, expected=action.expected, version=action.version
+            rewritten |= applier.rewrite_version(
+                ctx.kube,
+                ctx.store,
+                namespace=ctx.namespace,
+                name=ctx.name,
+                expected=action.expected,
+                version=action.version,
             )
         elif isinstance(action, MarkVersion):
             obj = ctx.versions.get(action.version)
             if obj is not None:
-                lifecycle.mark(ctx.kube, obj, action, deployment=ctx.name, now=ctx.now)
+                ctx.versions[action.version] = lifecycle.mark(
+                    ctx.kube, ctx.store, obj, action, deployment=ctx.name, now=ctx.now
+                )
         elif isinstance(action, ClearRequest):
-            applier.clear_annotation(ctx.kube, namespace=ctx.namespace, name=ctx.name, annotation=action.annotation)
+            applier.clear_annotation(
+                ctx.kube, ctx.store, namespace=ctx.namespace, name=ctx.name, annotation=action.annotation
+            )
+            rewritten = True
         elif isinstance(action, Emit):
             events.emit(
                 ctx.kube, obj=ctx.md, type=action.type, reason=action.reason, message=action.message, now=ctx.now
             )
+    return rewritten
 
 
 def _services(ctx: Applying) -> None:
     for track in (None, "stable", "canary"):
         applier.apply(
             ctx.kube,
+            ctx.store,
             serving.service(
                 md_name=ctx.name, namespace=ctx.namespace, owner=ctx.owner, port=serving.SERVICE_PORT, track=track
             ),
@@ -113,7 +131,7 @@ def _ensure(ctx: Applying, action: EnsureTrack) -> None:
         spec=ctx.spec,
         fetcher_image=ctx.config.fetcher_image,
     )
-    applier.apply(ctx.kube, desired)
+    applier.apply(ctx.kube, ctx.store, desired)
 
 
 def _route(ctx: Applying, action: SetTraffic) -> None:
@@ -121,13 +139,8 @@ def _route(ctx: Applying, action: SetTraffic) -> None:
     if route_name is None:
         return
     try:
-        route = get_object(
-            ctx.kube,
-            namespace=ctx.namespace,
-            plural="httproutes",
-            name=route_name,
-            group="gateway.networking.k8s.io",
-            version="v1",
+        route = applier.read_route(
+            ctx.kube, ctx.store, namespace=ctx.namespace, name=route_name, max_age=ctx.config.route_max_age
         )
     except ApiException as exc:
         if exc.status != 404:
@@ -144,4 +157,4 @@ def _route(ctx: Applying, action: SetTraffic) -> None:
         port=serving.SERVICE_PORT,
     )
     if patch is not None:
-        applier.patch_route(ctx.kube, namespace=ctx.namespace, name=route_name, patch=patch)
+        applier.patch_route(ctx.kube, ctx.store, namespace=ctx.namespace, name=route_name, patch=patch)

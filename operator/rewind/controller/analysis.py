@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 from kubernetes.client.exceptions import ApiException
 
@@ -33,12 +34,16 @@ def _headers(kube: Kube, namespace: str, spec: ModelDeploymentSpec) -> dict[str,
     return auth_headers(data)
 
 
-def provider(url: str, headers: dict[str, str]) -> PrometheusProvider:
+_providers_lock = threading.Lock()
+
+
+def provider(url: str, headers: dict[str, str], timeout: float = 10.0) -> PrometheusProvider:
     """One provider (one HTTP session) per address and credentials, reused across ticks."""
     key = (url, tuple(sorted(headers.items())))
-    if key not in _providers:
-        _providers[key] = PrometheusProvider(url=url, headers=headers or None)
-    return _providers[key]
+    with _providers_lock:
+        if key not in _providers:
+            _providers[key] = PrometheusProvider(url=url, headers=headers or None, timeout=timeout)
+        return _providers[key]
 
 
 def run(
@@ -50,8 +55,13 @@ def run(
     spec: ModelDeploymentSpec,
     request: AnalysisRequest,
     stable_version: str | None,
+    limit: threading.Semaphore,
 ) -> dict[str, CheckOutcome]:
-    """Every metric checked once for `request`; problems reaching Prometheus come back Inconclusive."""
+    """Every metric checked once for `request`; problems reaching Prometheus come back Inconclusive.
+
+    At most `limit` analyses query at once, each query with `config.query_timeout`: a slow Prometheus
+    holds only those workers, and ticks that need no analysis (rollbacks included) keep running.
+    """
     url = spec.analysis.prometheus.address or config.prometheus_address
     if not url:
         return _inconclusive(spec, "no Prometheus address: set spec.analysis.prometheus.address or the operator's")
@@ -68,9 +78,13 @@ def run(
         track=request.track,
         interval=spec.analysis.interval,
     )
-    results = run_checks(
-        provider=provider(url, headers), metrics=spec.analysis.metrics, ctx=ctx, stable_version=stable_version
-    )
+    with limit:
+        results = run_checks(
+            provider=provider(url, headers, config.query_timeout),
+            metrics=spec.analysis.metrics,
+            ctx=ctx,
+            stable_version=stable_version,
+        )
     out: dict[str, CheckOutcome] = {}
     for metric_name, (judgement, measurement, query) in results.items():
         out[metric_name] = CheckOutcome(

@@ -11,7 +11,12 @@ class Config:
     prometheus_address: str | None = None
     fetcher_image: str = "ghcr.io/rewind-dev/rewind:0.1.0"
     metrics_port: int = 8000  # 0 disables the operator's own /metrics
-    max_sleep: float = 300.0  # a safety net: re-check every deployment at least this often while active
+    resync: float = 600.0  # a safety net: every deployment is ticked from the cache this often (±10%)
+    workers: int = 8  # reconcile workers (threads): at most this many ticks at once
+    analysis_workers: int = 4  # at most this many ticks query Prometheus at once (below `workers`)
+    request_timeout: float = 10.0  # seconds, every Kubernetes API request
+    query_timeout: float = 5.0  # seconds, every Prometheus query
+    route_max_age: float = 30.0  # seconds an HTTPRoute read is reused before reading it again
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -20,5 +25,9 @@ class Config:
             prometheus_address=e.get("REWIND_PROMETHEUS_ADDRESS") or None,
             fetcher_image=e.get("REWIND_FETCHER_IMAGE", cls.fetcher_image),
             metrics_port=int(e.get("REWIND_METRICS_PORT", str(cls.metrics_port))),
-            max_sleep=float(e.get("REWIND_MAX_SLEEP", str(cls.max_sleep))),
+            resync=float(e.get("REWIND_RESYNC", e.get("REWIND_MAX_SLEEP", str(cls.resync)))),
+            workers=int(e.get("REWIND_WORKERS", str(cls.workers))),
+            analysis_workers=int(e.get("REWIND_ANALYSIS_WORKERS", str(cls.analysis_workers))),
+            request_timeout=float(e.get("REWIND_REQUEST_TIMEOUT", str(cls.request_timeout))),
+            query_timeout=float(e.get("REWIND_QUERY_TIMEOUT", str(cls.query_timeout))),
         )

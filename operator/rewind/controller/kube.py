@@ -1,14 +1,51 @@
-"""The Kubernetes API clients the controller uses, built once and shared."""
+"""The Kubernetes API clients the controller uses, built once and shared.
+
+Every request carries a timeout (`REQUEST_TIMEOUT` unless the caller gives one) and is counted in
+`rewind_api_requests_total{verb,resource}`, so that "an idle operator sends nothing" can be checked.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
 
 from kubernetes import client, config
 
+from rewind.controller import metrics
+
 GROUP, VERSION = "rewind.dev", "v1alpha1"
 MD_PLURAL, MV_PLURAL = "modeldeployments", "modelversions"
+REQUEST_TIMEOUT = 10.0  # seconds; a hung API server must not hold a worker forever
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def classify(method: str, url: str) -> tuple[str, str]:
+    """(verb, resource) of a request, as the API server's audit log names them (`deployments/status`)."""
+    split = urlsplit(url)
+    parts = split.path.strip("/").split("/")
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
+    if len(rest) > 2 and rest[0] == "namespaces":
+        rest = rest[2:]
+    resource = rest[0] if rest else ""
+    if len(rest) > 2:
+        resource += "/" + rest[2]
+    if method != "GET":
+        return _VERBS.get(method, method.lower()), resource
+    if "watch" in parse_qs(split.query):
+        return "watch", resource
+    return ("get" if len(rest) > 1 else "list"), resource
+
+
+class CountingApiClient(client.ApiClient):
+    timeout: float = REQUEST_TIMEOUT
+
+    def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = self.timeout
+        metrics.API_REQUESTS.labels(*classify(method, url)).inc()
+        return super().call_api(method, url, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -19,13 +56,19 @@ class Kube:
     custom: client.CustomObjectsApi
 
     @classmethod
-    def connect(cls) -> Kube:
+    def connect(cls, timeout: float = REQUEST_TIMEOUT) -> Kube:
         """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+        configuration = client.Configuration()
         try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-            api = client.ApiClient()
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except config.ConfigException:
-            api = config.new_client_from_config()  # type: ignore[no-untyped-call]
+            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        api = CountingApiClient(configuration)
+        api.timeout = timeout
+        return cls.over(api)
+
+    @classmethod
+    def over(cls, api: client.ApiClient) -> Kube:
         return cls(api=api, core=client.CoreV1Api(api), apps=client.AppsV1Api(api), custom=client.CustomObjectsApi(api))
 
 

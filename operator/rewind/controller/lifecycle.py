@@ -9,8 +9,9 @@ from rewind.api.common import Condition, ConditionStatus
 from rewind.api.digest import content_digest, short
 from rewind.api.modelversion import MvPhase
 from rewind.controller import applier, events
-from rewind.controller.kube import MV_PLURAL, Kube, list_objects
+from rewind.controller.kube import MV_PLURAL, Kube
 from rewind.controller.observe import FAILED_LABEL
+from rewind.controller.store import Store
 from rewind.core.model import MarkVersion, iso
 from rewind.core.records import set_condition
 
@@ -23,12 +24,15 @@ def _status_patch(obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]
     return applier.merge_patch(obj.get("status") or {}, {**(obj.get("status") or {}), **status})
 
 
-def register(kube: Kube, obj: dict[str, Any], *, now: datetime) -> None:
+def register(kube: Kube, store: Store, obj: dict[str, Any], *, now: datetime) -> None:
     """Stamp a ModelVersion with its identity and flag what is wrong with it, idempotently.
 
     - `status.contentDigest` and the label `rewind.dev/content-digest` (short form);
     - `Invalid` when an older ModelVersion already claims the same model and version;
     - condition `ImagePinned=False` (and a Warning Event, once) for a runtime image without @sha256.
+
+    Twins are looked up in the store; nothing is read from the API, and nothing is written when the
+    object already says all this.
     """
     meta, spec = obj["metadata"], obj["spec"]
     namespace, name = meta["namespace"], meta["name"]
@@ -36,7 +40,7 @@ def register(kube: Kube, obj: dict[str, Any], *, now: datetime) -> None:
     status = dict(obj.get("status") or {})
     status["contentDigest"] = digest
     stamp = iso(now)
-    older = _older_twin(kube, obj)
+    older = _older_twin(store, obj)
     if older is not None:
         status["phase"] = "Invalid"
         status["conditions"] = _cond(
@@ -73,11 +77,17 @@ def register(kube: Kube, obj: dict[str, Any], *, now: datetime) -> None:
             events.emit(kube, obj=obj, type="Warning", reason="UnpinnedImage", message=message, now=now)
     # Status first: the watch event of this write already carries the condition, so the handler that
     # sees it next does not announce the unpinned image a second time.
-    applier.patch_status(kube, namespace=namespace, plural=MV_PLURAL, name=name, patch=_status_patch(obj, status))
+    applier.patch_status(
+        kube, store, namespace=namespace, plural=MV_PLURAL, name=name, patch=_status_patch(obj, status)
+    )
     labels = meta.get("labels") or {}
     if labels.get(DIGEST_LABEL) != short(digest) or labels.get(MODEL_LABEL) != spec["model"]:
         applier.patch_labels(
-            kube, namespace=namespace, name=name, labels={DIGEST_LABEL: short(digest), MODEL_LABEL: spec["model"]}
+            kube,
+            store,
+            namespace=namespace,
+            name=name,
+            labels={DIGEST_LABEL: short(digest), MODEL_LABEL: spec["model"]},
         )
 
 
@@ -89,10 +99,10 @@ def _cond(
     return [c.wire() for c in updated]
 
 
-def _older_twin(kube: Kube, obj: dict[str, Any]) -> str | None:
+def _older_twin(store: Store, obj: dict[str, Any]) -> str | None:
     meta, spec = obj["metadata"], obj["spec"]
     mine = (meta.get("creationTimestamp", ""), meta["name"])
-    for other in list_objects(kube, namespace=meta["namespace"], plural=MV_PLURAL):
+    for other in store.of_model("mv", meta["namespace"], str(spec["model"])):
         o_meta, o_spec = other["metadata"], other.get("spec") or {}
         same = (o_spec.get("model"), o_spec.get("version")) == (spec["model"], spec["version"])
         if same and o_meta["name"] != meta["name"] and (o_meta.get("creationTimestamp", ""), o_meta["name"]) < mine:
@@ -100,21 +110,27 @@ def _older_twin(kube: Kube, obj: dict[str, Any]) -> str | None:
     return None
 
 
-def mark(kube: Kube, obj: dict[str, Any], action: MarkVersion, *, deployment: str, now: datetime) -> None:
-    """Record a lifecycle transition on a ModelVersion: phase, a bounded history entry, the Failed latch."""
+def mark(
+    kube: Kube, store: Store, obj: dict[str, Any], action: MarkVersion, *, deployment: str, now: datetime
+) -> dict[str, Any]:
+    """Record a lifecycle transition on a ModelVersion: phase, a bounded history entry, the Failed latch.
+
+    Returns the object as it is now (the API's answer to the last write, or `obj` untouched).
+    """
     meta = obj["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     if action.failed and (meta.get("labels") or {}).get(FAILED_LABEL) != "true":
-        applier.patch_labels(kube, namespace=namespace, name=name, labels={FAILED_LABEL: "true"})
+        applier.patch_labels(kube, store, namespace=namespace, name=name, labels={FAILED_LABEL: "true"})
+        obj = store.get("mv", namespace, name) or obj
     status = obj.get("status") or {}
     phase: MvPhase = action.phase
     if not action.failed and (meta.get("labels") or {}).get(FAILED_LABEL) == "true":
-        return  # a Failed version stays Failed (the record) until a human lifts the latch
+        return obj  # a Failed version stays Failed (the record) until a human lifts the latch
     if status.get("phase") == phase:
-        return
+        return obj
     entry = {"time": iso(now), "phase": phase, "deployment": deployment, "reason": action.reason[:4096]}
     history = [*(status.get("history") or []), entry][-HISTORY_LIMIT:]
     applier.patch_status(
-        kube, namespace=namespace, plural=MV_PLURAL, name=name, patch={"phase": phase, "history": history}
+        kube, store, namespace=namespace, plural=MV_PLURAL, name=name, patch={"phase": phase, "history": history}
     )
-    obj.setdefault("status", {}).update(phase=phase, history=history)
+    return store.get("mv", namespace, name) or {**obj, "status": {**status, "phase": phase, "history": history}}

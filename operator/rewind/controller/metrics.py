@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 ROLLOUTS = Counter("rewind_rollouts_total", "Rollouts that ended, by outcome.", ["outcome"])
 ROLLBACKS = Counter("rewind_rollbacks_total", "Automatic rollbacks, by reason.", ["reason"])
@@ -13,7 +13,17 @@ ROLLBACK_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 RECONCILE_SECONDS = Histogram("rewind_reconcile_duration_seconds", "Duration of one reconcile tick.")
+RECONCILE_ERRORS = Counter(
+    "rewind_reconcile_errors_total", "Reconcile ticks that failed (retried with back-off), by kind.", ["kind"]
+)
 EVENTS = Counter("rewind_decision_events_total", "Events posted by the operator, by reason.", ["reason"])
+API_REQUESTS = Counter(
+    "rewind_api_requests_total",
+    "Requests the controller sent to the Kubernetes API (kopf's watches excluded), by verb and resource.",
+    ["verb", "resource"],
+)
+QUEUE_DEPTH = Gauge("rewind_queue_depth", "Keys waiting for a reconcile worker.")
+CACHED_OBJECTS = Gauge("rewind_cached_objects", "Objects in the watch-fed cache, by kind.", ["kind"])
 
 
 def serve(port: int) -> None:

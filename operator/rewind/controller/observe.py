@@ -1,16 +1,15 @@
-"""Read what the core needs from the cluster: the model's versions and the two serving tracks."""
+"""What the core sees of the cluster, from stored objects: the model's versions and the two serving tracks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from rewind.api.digest import content_digest
 from rewind.api.modelversion import ModelVersionSpec
 from rewind.builders import names
-from rewind.controller.kube import MV_PLURAL, Kube, list_objects, plain
 from rewind.core.model import TrackState, VersionInfo
 
 FAILED_LABEL = "rewind.dev/failed"
@@ -35,20 +34,17 @@ def version_info(obj: dict[str, Any]) -> VersionInfo | None:
     )
 
 
-def model_versions(kube: Kube, *, namespace: str, model: str) -> dict[str, dict[str, Any]]:
-    """Every ModelVersion of `model` in the namespace, by semantic version.
+def pick_versions(items: Iterable[dict[str, Any]], model: str) -> dict[str, dict[str, Any]]:
+    """The ModelVersions of `model` among `items`, by semantic version.
 
     When two objects claim one version, the older one is kept (it is the one that may serve; the
-    newer one is marked Invalid by the ModelVersion handler).
+    newer one is marked Invalid by the ModelVersion bookkeeping).
     """
     found: dict[str, dict[str, Any]] = {}
-    items = sorted(
-        list_objects(kube, namespace=namespace, plural=MV_PLURAL),
-        key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]),
-    )
-    for obj in items:
+    ordered = sorted(items, key=lambda o: (o["metadata"].get("creationTimestamp", ""), o["metadata"]["name"]))
+    for obj in ordered:
         spec = obj.get("spec") or {}
-        if spec.get("model") == model and spec.get("version") not in found:
+        if spec.get("model") == model and spec.get("version") is not None and spec["version"] not in found:
             found[spec["version"]] = obj
     return found
 
@@ -58,13 +54,10 @@ def versions(objects: dict[str, dict[str, Any]]) -> dict[str, VersionInfo]:
     return {v: i for v, i in infos.items() if i is not None}
 
 
-def track(kube: Kube, *, namespace: str, md: str, name: str) -> TrackState:
-    try:
-        dep = plain(kube, kube.apps.read_namespaced_deployment(names.deployment_name(md, name), namespace))
-    except ApiException as exc:
-        if exc.status == 404:
-            return TrackState()
-        raise
+def track(dep: dict[str, Any] | None) -> TrackState:
+    """One serving Deployment (from the store) as the core sees it; None: there is none."""
+    if dep is None:
+        return TrackState()
     spec, status = dep.get("spec") or {}, dep.get("status") or {}
     annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
     return TrackState(

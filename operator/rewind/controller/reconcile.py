@@ -1,26 +1,29 @@
 """One reconcile tick of a ModelDeployment: observe, analyse if due, decide, apply, persist.
 
-All state lives in the object's status; a tick reads the object fresh, so a tick that follows a write
-of ours (a status patch, a spec.version rewrite) always sees it.
+All state lives in the object's status. A tick reads only from the watch-fed store (no API reads):
+the store holds the API's answer to every write of ours, so a tick that follows a write (a status
+patch, a spec.version rewrite) always sees it.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
-from rewind.controller import analysis, applier, events, metrics, observe
+from rewind.builders import names
+from rewind.controller import analysis, applier, errors, events, metrics, observe
 from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
-from rewind.controller.kube import MD_PLURAL, Kube, get_object
+from rewind.controller.kube import MD_PLURAL, Kube
+from rewind.controller.store import Store
 from rewind.core.checks import due
 from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Decision, Emit, Observed
 from rewind.core.rollout import decide
@@ -36,18 +39,26 @@ def utcnow() -> datetime:
 class Runtime:
     kube: Kube
     config: Config
+    store: Store
+    analysis_limit: threading.Semaphore
     clock: Callable[[], datetime] = utcnow  # the one place the wall clock enters
+
+    @classmethod
+    def build(cls, kube: Kube, config: Config, store: Store, clock: Callable[[], datetime] = utcnow) -> Runtime:
+        limit = threading.BoundedSemaphore(max(1, config.analysis_workers))
+        return cls(kube=kube, config=config, store=store, analysis_limit=limit, clock=clock)
 
 
 def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
-    """Reconcile once; returns seconds until the next tick is wanted (None: only on a change)."""
+    """Reconcile once; returns seconds until the next tick is wanted (None: only on a change).
+
+    A deployment that is not in the store (deleted) is left alone. Raises on API errors; the caller
+    retries with back-off and `errors.report`s the cause.
+    """
     started = time.monotonic()
-    try:
-        obj = get_object(rt.kube, namespace=namespace, plural=MD_PLURAL, name=name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    obj = rt.store.get("md", namespace, name)
+    if obj is None:
+        return None
     try:
         spec = ModelDeploymentSpec.model_validate(obj["spec"])
         status = ModelDeploymentStatus.model_validate(obj.get("status") or {})
@@ -55,7 +66,7 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         _report_invalid(rt, obj, exc)
         return None
     now = rt.clock()
-    objects = observe.model_versions(rt.kube, namespace=namespace, model=spec.model)
+    objects = rt.store.model_versions(namespace, spec.model)
     request = due(spec, status, now)
     outcomes = None
     if request is not None:
@@ -67,23 +78,52 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
             spec=spec,
             request=request,
             stable_version=status.stable_version,
+            limit=rt.analysis_limit,
         )
         for outcome in outcomes.values():
             metrics.CHECKS.labels(outcome.verdict).inc()
+    deployments = {t: rt.store.get("deployment", namespace, names.deployment_name(name, t)) for t in names.TRACKS}
     observed = Observed(
         versions=observe.versions(objects),
-        stable=observe.track(rt.kube, namespace=namespace, md=name, name="stable"),
-        canary=observe.track(rt.kube, namespace=namespace, md=name, name="canary"),
+        stable=observe.track(deployments["stable"]),
+        canary=observe.track(deployments["canary"]),
         checks=outcomes,
         generation=obj["metadata"].get("generation"),
         promote=_promote_request(obj),
         fast_track=(obj["metadata"].get("annotations") or {}).get(FAST_TRACK_ANNOTATION),
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
-    carry_out(Applying(kube=rt.kube, config=rt.config, md=obj, spec=spec, versions=objects, now=now), decision)
-    _persist(rt, obj, status, decision)
+    applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
+    rewritten = carry_out(applying, decision)
+    _persist(rt, obj, status, errors.cleared(decision.status, now))
     _measure(decision, started)
+    if rewritten or _moved(rt, obj, deployments):
+        return 0.0
     return decision.requeue_after
+
+
+def _identity(md: dict[str, Any]) -> tuple[object, ...]:
+    meta = md["metadata"]
+    return meta.get("generation"), meta.get("annotations"), meta.get("labels"), meta.get("deletionTimestamp")
+
+
+def _moved(rt: Runtime, md: dict[str, Any], deployments: dict[str, dict[str, Any] | None]) -> bool:
+    """Whether somebody else changed what this tick decided on while it wrote.
+
+    The API's answer to our write holds every change made before it, and goes into the store at once;
+    the watch event of such a change then arrives older than the store and wakes nobody. So a tick looks
+    again at once when its answers show a change that was not its own: the deployment's spec,
+    annotations or labels, or a Deployment's status (our writes never change a status).
+    """
+    meta = md["metadata"]
+    now = rt.store.get("md", meta["namespace"], meta["name"])
+    if now is not None and _identity(now) != _identity(md):
+        return True
+    for track, before in deployments.items():
+        after = rt.store.get("deployment", meta["namespace"], names.deployment_name(meta["name"], track))
+        if before is not None and after is not None and before.get("status") != after.get("status"):
+            return True
+    return False
 
 
 def _promote_request(obj: dict[str, Any]) -> Literal["step", "full"] | None:
@@ -93,10 +133,13 @@ def _promote_request(obj: dict[str, Any]) -> Literal["step", "full"] | None:
     return "step" if value is not None else None
 
 
-def _persist(rt: Runtime, obj: dict[str, Any], before: ModelDeploymentStatus, decision: Decision) -> None:
-    patch = applier.merge_patch(before.wire(), decision.status.wire())
+def _persist(rt: Runtime, obj: dict[str, Any], before: ModelDeploymentStatus, after: ModelDeploymentStatus) -> None:
+    """Write only what changed (nothing at all when nothing did)."""
+    patch = applier.merge_patch(before.wire(), after.wire())
     meta = obj["metadata"]
-    applier.patch_status(rt.kube, namespace=meta["namespace"], plural=MD_PLURAL, name=meta["name"], patch=patch)
+    applier.patch_status(
+        rt.kube, rt.store, namespace=meta["namespace"], plural=MD_PLURAL, name=meta["name"], patch=patch
+    )
 
 
 def _measure(decision: Decision, started: float) -> None:
@@ -129,6 +172,11 @@ def _report_invalid(rt: Runtime, obj: dict[str, Any], exc: ValidationError) -> N
     if status.get("message") != message:
         events.emit(rt.kube, obj=obj, type="Warning", reason="InvalidSpec", message=message, now=rt.clock())
         applier.patch_status(
-            rt.kube, namespace=meta["namespace"], plural=MD_PLURAL, name=meta["name"], patch={"message": message}
+            rt.kube,
+            rt.store,
+            namespace=meta["namespace"],
+            plural=MD_PLURAL,
+            name=meta["name"],
+            patch={"message": message},
         )
     log.warning("%s/%s: %s", meta["namespace"], meta["name"], message)

@@ -1,87 +1,187 @@
-"""What the kopf handlers delegate to: settings, the per-deployment daemon loop, wake-ups, MV guards."""
+"""What the kopf handlers delegate to: the stores, what wakes whom, the scheduler's work, MV guards.
+
+- kopf's watches feed the store through indexers, which kopf runs for the whole initial listing of
+  every watched kind before any other handler: so nothing is ticked before the store is complete
+  (the scheduler opens on the first event handler call).
+- Wake-ups are narrow: a ModelDeployment event wakes that deployment; a ModelVersion event wakes the
+  deployments of its model, and only when what the core sees of the version changed; a Deployment
+  event wakes its owner only when what the core sees of the track changed. The watch events of our own
+  writes are echoes (the store already holds that resourceVersion) and wake nobody.
+- Work runs on a bounded pool of threads (`REWIND_WORKERS`), one tick per key at a time; see
+  `scheduler`. An idle deployment is ticked again only by the slow safety resync, from the cache.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import random
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
-from rewind.controller import lifecycle, metrics, observe, reconcile
+from rewind.builders import names
+from rewind.controller import errors, lifecycle, metrics, observe, reconcile
 from rewind.controller.config import Config
-from rewind.controller.kube import MD_PLURAL, Kube, list_objects
+from rewind.controller.kube import Kube
+from rewind.controller.scheduler import Backoff, Scheduler
+from rewind.controller.store import Kind, Obj, Store
 from rewind.core import guard
 
 log = logging.getLogger(__name__)
 FINALIZER = "rewind.dev/protection"
-ERROR_BACKOFF = 5.0
+Key = tuple[str, str, str]  # ("md" | "mv", namespace, name)
+
+
+@dataclass
+class Controller:
+    runtime: reconcile.Runtime
+    rand: random.Random = field(default_factory=random.Random)
+    scheduler: Scheduler[Key] = field(init=False)
+    executor: ThreadPoolExecutor = field(init=False)
+    task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        workers = max(1, self.runtime.config.workers)
+        backoff = Backoff(self.rand.random)
+        self.scheduler = Scheduler(self.work, workers=workers, backoff=backoff, on_error=self.on_error)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rewind-tick")
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    async def work(self, key: Key) -> float | None:
+        metrics.QUEUE_DEPTH.set(self.scheduler.pending())
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self.tick, key)
+
+    def tick(self, key: Key) -> float | None:
+        """One tick of a ModelDeployment or one ModelVersion's bookkeeping, in a worker thread."""
+        kind, namespace, name = key
+        rt = self.runtime
+        if kind == "mv":
+            obj = self.store.get("mv", namespace, name)
+            if obj is None or obj["metadata"].get("deletionTimestamp"):
+                return None
+            try:
+                lifecycle.register(rt.kube, self.store, obj, now=rt.clock())
+            except Exception:
+                metrics.RECONCILE_ERRORS.labels("ModelVersion").inc()
+                raise
+            return None
+        try:
+            delay = reconcile.tick(rt, namespace=namespace, name=name)
+        except Exception as exc:
+            metrics.RECONCILE_ERRORS.labels("ModelDeployment").inc()
+            errors.report(rt, namespace=namespace, name=name, exc=exc)
+            raise
+        if self.store.get("md", namespace, name) is None:
+            return None
+        resync = rt.config.resync * (0.9 + 0.2 * self.rand.random())
+        return resync if delay is None else min(delay, resync)
+
+    # what the watches tell us --------------------------------------------------------------------
+    def seen(self, kind: Kind, obj: Obj) -> None:
+        """An object as listed or watched (not deleted): store it and wake what depends on it."""
+        put = self.store.put(kind, obj)
+        metrics.CACHED_OBJECTS.labels(kind).set(self.store.count(kind))
+        if put.echo(obj):
+            return
+        meta = obj["metadata"]
+        namespace, name = meta.get("namespace") or "", meta["name"]
+        if kind == "md":
+            self.scheduler.wake(("md", namespace, name))
+        elif kind == "mv":
+            before = observe.version_info(put.before) if put.before is not None else None
+            if put.before is None or before != observe.version_info(obj):
+                self._wake_model(namespace, (obj.get("spec") or {}).get("model"))
+            if not meta.get("deletionTimestamp"):
+                self.scheduler.wake(("mv", namespace, name))
+        elif kind == "deployment":
+            before_track = observe.track(put.before) if put.before is not None else None
+            if before_track != observe.track(obj):
+                self._wake_owner(namespace, obj)
+
+    def gone(self, kind: Kind, obj: Obj) -> None:
+        meta = obj["metadata"]
+        namespace, name = meta.get("namespace") or "", meta["name"]
+        before = self.store.remove(kind, namespace, name) or obj
+        metrics.CACHED_OBJECTS.labels(kind).set(self.store.count(kind))
+        if kind == "md":
+            self.scheduler.forget(("md", namespace, name))
+        elif kind == "mv":
+            self.scheduler.forget(("mv", namespace, name))
+            self._wake_model(namespace, (before.get("spec") or {}).get("model"))
+        else:
+            self._wake_owner(namespace, before)
+
+    def _wake_model(self, namespace: str, model: object) -> None:
+        if model is None:
+            return
+        for md in self.store.of_model("md", namespace, str(model)):
+            self.scheduler.wake(("md", namespace, md["metadata"]["name"]))
+
+    def _wake_owner(self, namespace: str, obj: Obj) -> None:
+        meta = obj.get("metadata") or {}
+        owner = next(
+            (r["name"] for r in meta.get("ownerReferences") or [] if r.get("kind") == "ModelDeployment"),
+            (meta.get("labels") or {}).get(names.DEPLOYMENT_LABEL),
+        )
+        if owner:
+            self.scheduler.wake(("md", namespace, owner))
+
+    def on_error(self, key: Key, exc: BaseException, failures: int, delay: float) -> None:
+        _reason, message = errors.cause(exc)
+        log.warning("%s %s/%s failed (%d in a row), retrying in %.1fs: %s", *key, failures, delay, message)
+        log.debug("the failure of %s %s/%s", *key, exc_info=exc)
 
 
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
+    """Settings, the store, the scheduler and its workers (started on the running loop)."""
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="rewind.dev")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="rewind.dev")
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
+    # Only our own Deployments and Services are sent to us: filtered by the API server, not here.
+    settings.watching.label_selectors["apps", "deployments"] = names.DEPLOYMENT_LABEL
+    settings.watching.label_selectors["", "services"] = names.DEPLOYMENT_LABEL
     config = Config.from_env()
-    memo.runtime = reconcile.Runtime(kube=Kube.connect(), config=config)
-    memo.wakers = defaultdict(dict)  # namespace -> name -> asyncio.Event
+    store = Store(clock=asyncio.get_running_loop().time)
+    runtime = reconcile.Runtime.build(Kube.connect(timeout=config.request_timeout), config, store)
+    controller = Controller(runtime=runtime)
+    controller.task = asyncio.ensure_future(controller.scheduler.run())
+    memo.controller = controller
     metrics.serve(config.metrics_port)
 
 
-def _waker(memo: kopf.Memo, namespace: str, name: str) -> asyncio.Event:
-    wakers: dict[str, dict[str, asyncio.Event]] = memo.wakers
-    return wakers[namespace].setdefault(name, asyncio.Event())
+async def stop(memo: kopf.Memo) -> None:
+    controller: Controller | None = getattr(memo, "controller", None)
+    if controller is None or controller.task is None:
+        return
+    controller.task.cancel()
+    await asyncio.gather(controller.task, return_exceptions=True)
+    controller.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def wake(memo: kopf.Memo, namespace: str | None, name: str) -> None:
-    if namespace and name in memo.wakers.get(namespace, {}):
-        memo.wakers[namespace][name].set()
+def seen(memo: kopf.Memo, kind: Kind, body: Mapping[str, Any]) -> None:
+    memo.controller.seen(kind, dict(body))
 
 
-def wake_namespace(memo: kopf.Memo, namespace: str | None) -> None:
-    for event in memo.wakers.get(namespace or "", {}).values():
-        event.set()
+def event(memo: kopf.Memo, kind: Kind, type: str | None, body: Mapping[str, Any]) -> None:
+    """kopf runs event handlers only once every indexer has seen the initial listing: open the gate."""
+    controller: Controller = memo.controller
+    controller.scheduler.open()
+    if type == "DELETED":
+        controller.gone(kind, dict(body))
 
 
-def active_daemons(memo: kopf.Memo) -> int:
-    return sum(len(names) for names in memo.wakers.values())
-
-
-async def run_daemon(memo: kopf.Memo, *, namespace: str, name: str, stopped: kopf.DaemonStopped) -> None:
-    """Reconcile one ModelDeployment until it is deleted or the operator stops.
-
-    The sleep ends at the core's requested wake-up, on any change that concerns the deployment, or at
-    the safety net `max_sleep` while a rollout is active. A failing tick is retried after a back-off.
-    """
-    runtime: reconcile.Runtime = memo.runtime
-    event = _waker(memo, namespace, name)
-    try:
-        while not stopped:
-            event.clear()
-            try:
-                delay = await asyncio.to_thread(reconcile.tick, runtime, namespace=namespace, name=name)
-            except Exception:
-                log.exception("reconcile of %s/%s failed; retrying in %ss", namespace, name, ERROR_BACKOFF)
-                delay = ERROR_BACKOFF
-            timeout = runtime.config.max_sleep if delay is None else min(delay, runtime.config.max_sleep)
-            sleeper = asyncio.ensure_future(event.wait())
-            stopper = asyncio.ensure_future(stopped.wait())
-            try:
-                await asyncio.wait([sleeper, stopper], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                stopper.cancel()
-    finally:
-        memo.wakers[namespace].pop(name, None)
-
-
-def register_version(memo: kopf.Memo, body: dict[str, Any]) -> None:
-    runtime: reconcile.Runtime = memo.runtime
-    lifecycle.register(runtime.kube, body, now=runtime.clock())
+def keys(memo: kopf.Memo) -> int:
+    return len(memo.controller.store.names("md"))
 
 
 def deletion_blocker(memo: kopf.Memo, body: dict[str, Any]) -> str | None:
@@ -90,15 +190,11 @@ def deletion_blocker(memo: kopf.Memo, body: dict[str, Any]) -> str | None:
     A version is protected while a ModelDeployment serves it (stable or canary), asks for it, or would
     roll back to it. Deletion then waits (the object stays, Terminating) until that is no longer so.
     """
-    runtime: reconcile.Runtime = memo.runtime
-    kube = runtime.kube
+    store: Store = memo.controller.store
     meta, spec = body["metadata"], body.get("spec") or {}
     namespace, version, model = meta["namespace"], spec.get("version"), spec.get("model")
-    objects = observe.model_versions(kube, namespace=namespace, model=str(model))
-    infos = observe.versions(objects)
-    for md in list_objects(kube, namespace=namespace, plural=MD_PLURAL):
-        if (md.get("spec") or {}).get("model") != model:
-            continue
+    infos = observe.versions(store.model_versions(namespace, str(model)))
+    for md in store.of_model("md", namespace, str(model)):
         md_spec = ModelDeploymentSpec.model_validate(md["spec"])
         status = ModelDeploymentStatus.model_validate(md.get("status") or {})
         name = md["metadata"]["name"]

@@ -1,0 +1,346 @@
+"""How the operator scales: N ModelDeployments on the local control plane (numbers, not pass/fail).
+
+Run with `make bench-scale` (needs `make testenv`). Sizes from `--sizes` or REWIND_BENCH_SIZES (default
+100,1000; 10000 takes a while). For each N, on a control plane of its own with a real Prometheus:
+
+1. N ModelDeployments (1 replica, one canary metric: `vector(0)`, so every check passes), each with
+   its own model of 3 ModelVersions, 100 per namespace, created while the operator is stopped.
+2. Cold start: the operator starts; time until every deployment is Healthy, the operator's CPU seconds
+   and RSS, and the API requests its client sent (total and writes; kopf's watches are not counted by
+   the operator, so the API server's own request counter is shown beside it).
+3. Idle: a window (`--idle` seconds) with nothing changing: the operator's requests/s, CPU seconds and
+   the API server's requests/s (everything: the control plane's own controllers included; the same
+   window before the operator ever started is the baseline).
+4. One new ModelVersion in a namespace of 100 deployments: how many reconciles and requests follow.
+5. Restart: kill -9, start again; time until every deployment was ticked once, reads and writes.
+6. `spec.version` changed -> canary Deployment created (seen through a watch), p50 / p99.
+
+It prints a table and writes it, with the commit, to bench/results-scale.md (`--out`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config, watch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.support import Operator, Prometheus, kubectl_binary, wait_for
+from tests.e2e.world import digest_of
+from tests.tools import ROOT, local_cluster
+
+GROUP, VERSION = "rewind.dev", "v1alpha1"
+PER_NAMESPACE = 100
+VERSIONS = ("1.0.0", "1.1.0", "2.0.0")
+
+
+@dataclass
+class Row:
+    n: int
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def _mv(model: str, version: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModelVersion",
+        "metadata": {"name": f"{model}-{version.replace('.', '-')}"},
+        "spec": {
+            "model": model,
+            "version": version,
+            "artifact": {"uri": f"s3://models/{model}/{version}/model.joblib", "digest": digest_of(model + version)},
+            "runtime": {"image": "docker.io/seldonio/mlserver@sha256:" + "0" * 64},
+            "features": {"schema": "bench", "version": "1"},
+        },
+    }
+
+
+def _md(name: str, model: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModelDeployment",
+        "metadata": {"name": name},
+        "spec": {
+            "model": model,
+            "version": "1.0.0",
+            "replicas": 1,
+            "features": {"schema": "bench", "version": "1"},
+            "strategy": {"canary": {"steps": [{"weight": 50, "pause": "5s"}], "progressDeadline": "600s"}},
+            "analysis": {
+                "interval": "5s",
+                "bake": "5s",
+                "metrics": [{"name": "errors", "query": "vector(0)", "thresholdRange": {"max": 0.05}}],
+            },
+        },
+    }
+
+
+def _layout(n: int) -> list[tuple[str, str]]:
+    """(namespace, name) of every deployment: 100 per namespace."""
+    return [(f"scale-{i // PER_NAMESPACE:03d}", f"md-{i:05d}") for i in range(n)]
+
+
+def _create(api: client.ApiClient, n: int) -> None:
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    layout = _layout(n)
+    for ns in sorted({ns for ns, _ in layout}):
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+
+    def one(item: tuple[str, str]) -> None:
+        ns, name = item
+        model = f"model-{name}"
+        for v in VERSIONS:
+            custom.create_namespaced_custom_object(GROUP, VERSION, ns, "modelversions", _mv(model, v))
+        custom.create_namespaced_custom_object(GROUP, VERSION, ns, "modeldeployments", _md(name, model))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, layout))
+
+
+def _healthy(api: client.ApiClient, n: int) -> int:
+    custom = client.CustomObjectsApi(api)
+    count = 0
+    for ns in sorted({ns for ns, _ in _layout(n)}):
+        for obj in custom.list_namespaced_custom_object(GROUP, VERSION, ns, "modeldeployments")["items"]:
+            status = obj.get("status") or {}
+            if status.get("phase") == "Healthy" and not status.get("bake"):
+                count += 1
+    return count
+
+
+def _cpu_rss(pid: int) -> tuple[float, float]:
+    """(CPU seconds, RSS MiB) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS")
+    )
+    return cpu, rss / 1024
+
+
+def _requests(op: Operator) -> tuple[float, float]:
+    """(all, writes) the operator's client sent (rewind_api_requests_total)."""
+    total = op.metric("rewind_api_requests_total")
+    reads = sum(op.metric("rewind_api_requests_total", verb=v) for v in ("get", "list", "watch"))
+    return total, total - reads
+
+
+def _reads(op: Operator) -> float:
+    return sum(op.metric("rewind_api_requests_total", verb=v) for v in ("get", "list"))
+
+
+def _server_requests(kubectl: list[str]) -> float:
+    """Every request the API server has answered (apiserver_request_total, all clients)."""
+    text = subprocess.run([*kubectl, "get", "--raw", "/metrics"], capture_output=True, text=True, check=True).stdout
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("apiserver_request_total{")
+    )
+
+
+class CanaryWatch:
+    """When each canary Deployment appeared, from a watch (no polling)."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.seen: dict[tuple[str, str], float] = {}
+        self._watch = watch.Watch()
+        apps = client.AppsV1Api(api)
+        self._thread = threading.Thread(target=self._run, args=(apps.list_deployment_for_all_namespaces,), daemon=True)
+        self._thread.start()
+
+    def _run(self, lister: Any) -> None:
+        for event in self._watch.stream(lister, label_selector="rewind.dev/track=canary", timeout_seconds=3600):
+            meta = event["object"].metadata
+            self.seen.setdefault((meta.namespace, meta.name), time.monotonic())
+
+    def stop(self) -> None:
+        self._watch.stop()
+
+
+def _latency(api: client.ApiClient, n: int, samples: int) -> tuple[float, float]:
+    custom = client.CustomObjectsApi(api)
+    canaries = CanaryWatch(api)
+    time.sleep(2)  # the watch is established
+    started: dict[tuple[str, str], float] = {}
+    layout = _layout(n)
+    step = max(1, len(layout) // samples)
+    for ns, name in layout[::step][:samples]:
+        started[(ns, f"{name}-canary")] = time.monotonic()
+        custom.patch_namespaced_custom_object(
+            GROUP, VERSION, ns, "modeldeployments", name, {"spec": {"version": "1.1.0"}}
+        )
+        time.sleep(0.3)
+    wait_for(lambda: all(k in canaries.seen for k in started), 120, "every canary Deployment")
+    canaries.stop()
+    lat = sorted((canaries.seen[k] - t) * 1000 for k, t in started.items())
+    p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
+    return statistics.median(lat), p99
+
+
+def _ticks(op: Operator) -> float:
+    return op.metric("rewind_reconcile_duration_seconds_count")
+
+
+@dataclass
+class Bench:
+    """One size: a cluster, a Prometheus and the operator, measured phase by phase into `row`."""
+
+    n: int
+    api: client.ApiClient
+    kubectl: list[str]
+    op: Operator
+    idle: float
+    row: Row
+
+    @property
+    def pid(self) -> int:
+        assert self.op.process is not None
+        return self.op.process.pid
+
+    def put(self, key: str, value: str) -> None:
+        self.row.values[key] = value
+        print(f"N={self.n}: {key}: {value}", flush=True)
+
+    def baseline(self) -> float:
+        """The API server's requests/s with the objects there and no operator running."""
+        before = _server_requests(self.kubectl)
+        time.sleep(self.idle)
+        return (_server_requests(self.kubectl) - before) / self.idle
+
+    def cold_start(self) -> None:
+        started = time.monotonic()
+        self.op.start()
+        wait_for(lambda: _healthy(self.api, self.n) == self.n, 60 + self.n * 0.5, "all Healthy", every=2)
+        self.put("cold start s", f"{time.monotonic() - started:.1f}")
+        cpu, _ = _cpu_rss(self.pid)
+        total, writes = _requests(self.op)
+        self.put("cold CPU s", f"{cpu:.1f}")
+        self.put("cold requests (writes)", f"{total:.0f} ({writes:.0f})")
+
+    def idle_window(self, baseline: float) -> None:
+        time.sleep(10)  # the last bake checks and their status writes settle
+        cpu0, _ = _cpu_rss(self.pid)
+        req0, w0 = _requests(self.op)
+        srv0 = _server_requests(self.kubectl)
+        time.sleep(self.idle)
+        cpu1, rss = _cpu_rss(self.pid)
+        req1, w1 = _requests(self.op)
+        srv1 = _server_requests(self.kubectl)
+        self.put("RSS MiB", f"{rss:.0f}")
+        self.put(f"idle req/s ({self.idle:.0f}s)", f"{(req1 - req0) / self.idle:.3f} ({w1 - w0:.0f} writes)")
+        self.put("idle CPU s", f"{cpu1 - cpu0:.2f}")
+        self.put("API server req/s idle (no operator)", f"{(srv1 - srv0) / self.idle:.1f} ({baseline:.1f})")
+
+    def one_version(self) -> None:
+        """A new ModelVersion of one model, in a namespace of 100 deployments."""
+        ns, name = _layout(self.n)[0]
+        ticks0, (req0, _) = _ticks(self.op), _requests(self.op)
+        client.CustomObjectsApi(self.api).create_namespaced_custom_object(
+            GROUP, VERSION, ns, "modelversions", _mv(f"model-{name}", "3.0.0")
+        )
+        time.sleep(5)
+        self.put("one MV: reconciles, requests", f"{_ticks(self.op) - ticks0:.0f}, {_requests(self.op)[0] - req0:.0f}")
+
+    def restart(self) -> None:
+        self.op.kill()
+        started = time.monotonic()
+        self.op.start()
+        wait_for(
+            lambda: _ticks(self.op) >= self.n and self.op.metric("rewind_queue_depth") == 0,
+            60 + self.n * 0.1,
+            "every deployment ticked after the restart",
+        )
+        self.put("restart resync s", f"{time.monotonic() - started:.1f}")
+        self.put("restart reads, writes", f"{_reads(self.op):.0f}, {_requests(self.op)[1]:.0f}")
+
+    def latency(self, samples: int) -> None:
+        p50, p99 = _latency(self.api, self.n, samples)
+        self.put("spec.version -> canary p50/p99 ms", f"{p50:.0f} / {p99:.0f}")
+
+
+def run_size(n: int, *, idle: float, samples: int, tmp: Path) -> Row:
+    os.environ["REWIND_CLUSTER_NODES"] = str(n // 100 + 3)
+    with local_cluster(f"rewind-scale-{n}", tmp / f"cluster-{n}") as kubeconfig:
+        kubectl = [kubectl_binary(), "--kubeconfig", kubeconfig]
+        subprocess.run([*kubectl, "apply", "--server-side", "-f", str(ROOT / "crds")], check=True, capture_output=True)
+        subprocess.run(
+            [*kubectl, "wait", "--for=condition=Established", "crd/modeldeployments.rewind.dev", "--timeout=60s"],
+            check=True,
+            capture_output=True,
+        )
+        (tmp / f"prom-{n}").mkdir()
+        prometheus = Prometheus.start(tmp / f"prom-{n}")
+        api = config.new_client_from_config(config_file=kubeconfig)
+        op = Operator(kubeconfig=kubeconfig, prometheus_url=prometheus.url, log_path=tmp / f"op-{n}.log")
+        bench = Bench(n=n, api=api, kubectl=kubectl, op=op, idle=idle, row=Row(n))
+        try:
+            t0 = time.monotonic()
+            _create(api, n)
+            print(f"N={n}: created {n} deployments and {3 * n} versions in {time.monotonic() - t0:.0f}s", flush=True)
+            baseline = bench.baseline()
+            bench.cold_start()
+            bench.idle_window(baseline)
+            bench.one_version()
+            bench.restart()
+            bench.latency(samples)
+        except Exception:
+            print(op.log_tail(40), file=sys.stderr)
+            raise
+        finally:
+            op.stop()
+            prometheus.stop()
+    return bench.row
+
+
+def table(rows: list[Row]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r.values))
+    lines = ["| N | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    lines += [f"| {r.n:,} | " + " | ".join(r.values.get(k, "-") for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT, check=False).stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=os.environ.get("REWIND_BENCH_SIZES", "100,1000"))
+    parser.add_argument("--idle", type=float, default=float(os.environ.get("REWIND_BENCH_IDLE", "60")))
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results-scale.md"))
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(s) for s in args.sizes.split(",")):
+            rows.append(run_size(n, idle=args.idle, samples=args.samples, tmp=Path(tmp)))
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = _git("status", "--porcelain", "operator")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = table(rows)
+    print(text)
+    header = (
+        f"# make bench-scale\n\nCommit {commit.strip()}{' (operator/ modified)' if dirty else ''}, {when}, "
+        f"{os.cpu_count()} cores, idle window {args.idle:.0f}s, {args.samples} latency samples.\n"
+        "Requests are the operator's client's (rewind_api_requests_total); kopf's watches are not in them.\n\n"
+    )
+    Path(args.out).write_text(header + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
