@@ -22,6 +22,10 @@ FETCH_CONTAINER = "fetch-artifact"
 RUNTIME_CONTAINER = "model"
 PORT_NAME = "http"
 SERVICE_PORT = 80
+# The init step's limits (see rewind.artifact.fetch): the largest artifact accepted, and how long the
+# whole download may take before the container fails (exit 2) and the kubelet retries with back-off.
+FETCH_MAX_BYTES = "20Gi"
+FETCH_DEADLINE_SECONDS = 1800
 
 _CONTAINER_SECURITY = {
     "runAsNonRoot": True,
@@ -126,7 +130,8 @@ def deployment(
       `spec.podTemplate.annotations` overlaid by `rewind.dev/content-digest` and the exact
       `rewind.dev/version`. The Deployment carries the same labels and annotations.
     - An init container `fetch-artifact` runs `fetcher_image` and downloads and verifies the artifact into
-      the emptyDir volume `model` (at /models/model). The whole argv is in `command`, not `args`, because
+      the emptyDir volume `model` (at /models/model, mode 0644), within FETCH_MAX_BYTES and
+      FETCH_DEADLINE_SECONDS. The whole argv is in `command`, not `args`, because
       the operator image's ENTRYPOINT is the operator itself.
     - The container `model` runs the runtime with `mv.runtime.args`, its env plus MODEL_PATH,
       REWIND_MODEL, REWIND_VERSION, REWIND_TRACK and REWIND_DEPLOYMENT (ours win on a name clash), port
@@ -150,6 +155,7 @@ def deployment(
         "command": [
             *("python", "-m", "rewind.artifact.fetch"),
             *("--uri", mv.artifact.uri, "--digest", mv.artifact.digest, "--dest", MODEL_PATH),
+            *("--max-bytes", FETCH_MAX_BYTES, "--deadline", str(FETCH_DEADLINE_SECONDS)),
         ],
         "volumeMounts": [{"name": MODEL_VOLUME, "mountPath": MODELS_DIR}],
         "securityContext": copy.deepcopy(_CONTAINER_SECURITY),

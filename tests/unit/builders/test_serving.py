@@ -117,6 +117,7 @@ def test_init_container_fetches_and_verifies_into_the_shared_volume() -> None:
     assert fetch["command"] == [
         *("python", "-m", "rewind.artifact.fetch"),
         *("--uri", "s3://models/fraud/model.joblib", "--digest", DIGEST, "--dest", "/models/model"),
+        *("--max-bytes", "20Gi", "--deadline", "1800"),
     ]
     assert fetch["volumeMounts"] == [{"name": "model", "mountPath": "/models"}]
     assert dep["spec"]["template"]["spec"]["volumes"] == [{"name": "model", "emptyDir": {}}]
