@@ -39,8 +39,8 @@ def replica_split(*, replicas: int, weight: int, traffic: Literal["Replicas", "G
     """Pod counts `(stable, canary)` for a canary at `weight` percent of traffic.
 
     Policy: the stable track is never scaled down while a canary runs, so a rollback is instant (stable
-    already carries full capacity) and serving capacity never dips. The one exception is weight 100 in
-    Replicas mode, which is the promotion point: `(0, replicas)`.
+    already carries full capacity) and serving capacity never dips. Hence weight 100 exists only in
+    GatewayAPI mode (routes, not pods, move the traffic); the schema refuses it in Replicas mode.
 
     - `replicas` 0: `(0, 0)`. Weight 0: `(replicas, 0)`.
     - Replicas mode (traffic shared by ready pod count through the one Service):
@@ -50,7 +50,7 @@ def replica_split(*, replicas: int, weight: int, traffic: Literal["Replicas", "G
     - GatewayAPI mode (traffic split by HTTPRoute weights, not by pods):
       `canary = max(1, ceil(replicas * w / 100))`; weight 100 gives `(replicas, replicas)`.
 
-    Raises ValueError for a negative `replicas` or a weight outside 0..100.
+    Raises ValueError for a negative `replicas`, a weight outside 0..100, or 100 in Replicas mode.
     """
     if replicas < 0:
         raise ValueError(f"replicas must not be negative, got {replicas}")
@@ -63,7 +63,7 @@ def replica_split(*, replicas: int, weight: int, traffic: Literal["Replicas", "G
     if traffic == "GatewayAPI":
         return replicas, max(1, _ceil_div(replicas * weight, 100))
     if weight == 100:
-        return 0, replicas
+        raise ValueError("weight must be below 100 when traffic is shared by pod count (Replicas)")
     return replicas, max(1, _ceil_div(replicas * weight, 100 - weight))
 
 
