@@ -296,6 +296,18 @@ class HistoryEntry(ApiModel):
     reason: Text | None = None
 
 
+FAILED_DIGESTS_LIMIT = 50
+
+
+class FailedDigest(ApiModel):
+    """Content latched Failed by this deployment: any ModelVersion with this digest is Failed here."""
+
+    digest: Digest = Field(description="status.contentDigest of the ModelVersion that failed.")
+    version: Semver = Field(description="The version it was, for people.")
+    at: ShortString = Field(description="RFC 3339 time it failed; a lift of the latch after this time ends it.")
+    reason: Text | None = None
+
+
 class ModelDeploymentStatus(ApiModel):
     phase: MdPhase | None = None
     message: Text | None = None
@@ -308,6 +320,11 @@ class ModelDeploymentStatus(ApiModel):
     history: Annotated[list[HistoryEntry], Field(max_length=100)] | None = None
     conditions: Annotated[list[Condition], Field(max_length=16)] | None = None
     observed_generation: int | None = None
+    failed_digests: Annotated[list[FailedDigest], Field(max_length=FAILED_DIGESTS_LIMIT)] | None = Field(
+        default=None,
+        description="The Failed latch by content: digests that failed here (the newest 50), kept when the "
+        "ModelVersion object is deleted and created again. Removing the rewind.dev/failed label lifts it.",
+    )
 
 
 class ModelDeployment(ApiModel):

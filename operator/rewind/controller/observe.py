@@ -11,7 +11,7 @@ from rewind.api.digest import content_digest
 from rewind.api.modelversion import ModelVersionSpec
 from rewind.builders import names
 from rewind.controller.kube import MV_PLURAL, Kube, list_objects, plain
-from rewind.core.model import TrackState, VersionInfo
+from rewind.core.model import TrackState, VersionInfo, parse_time
 
 FAILED_LABEL = "rewind.dev/failed"
 
@@ -32,6 +32,8 @@ def version_info(obj: dict[str, Any]) -> VersionInfo | None:
         features=spec.features,
         failed=labels.get(FAILED_LABEL) == "true",
         invalid=status.get("phase") == "Invalid",
+        phase=status.get("phase"),
+        lifted_at=parse_time(status["latchLiftedAt"]) if status.get("latchLiftedAt") else None,
     )
 
 

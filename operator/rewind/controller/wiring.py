@@ -85,29 +85,24 @@ def register_version(memo: kopf.Memo, body: dict[str, Any]) -> None:
 
 
 def deletion_blocker(memo: kopf.Memo, body: dict[str, Any]) -> str | None:
-    """Why this ModelVersion may not be deleted now, or None.
+    """Why this ModelVersion may not be deleted now, or None (the decision: `guard.deletion_blocker`).
 
-    A version is protected while a ModelDeployment serves it (stable or canary), asks for it, or would
-    roll back to it. Deletion then waits (the object stays, Terminating) until that is no longer so.
+    Deletion then waits (the object stays, Terminating) until that is no longer so.
     """
     runtime: reconcile.Runtime = memo.runtime
     kube = runtime.kube
     meta, spec = body["metadata"], body.get("spec") or {}
     namespace, version, model = meta["namespace"], spec.get("version"), spec.get("model")
     objects = observe.model_versions(kube, namespace=namespace, model=str(model))
-    infos = observe.versions(objects)
-    for md in list_objects(kube, namespace=namespace, plural=MD_PLURAL):
-        if (md.get("spec") or {}).get("model") != model:
-            continue
-        md_spec = ModelDeploymentSpec.model_validate(md["spec"])
-        status = ModelDeploymentStatus.model_validate(md.get("status") or {})
-        name = md["metadata"]["name"]
-        canary = status.canary.version if status.canary else None
-        if version in (status.stable_version, canary):
-            return f"ModelVersion {meta['name']} serves ModelDeployment {name}; it can not be deleted while it does"
-        target = guard.rollback_target(
-            status.history or [], infos, md_spec.features, exclude=status.stable_version or ""
+    views = [
+        guard.DeploymentView(
+            name=md["metadata"]["name"],
+            spec=ModelDeploymentSpec.model_validate(md["spec"]),
+            status=ModelDeploymentStatus.model_validate(md.get("status") or {}),
         )
-        if version == target:
-            return f"ModelVersion {meta['name']} is the rollback target of ModelDeployment {name}"
-    return None
+        for md in list_objects(kube, namespace=namespace, plural=MD_PLURAL)
+        if (md.get("spec") or {}).get("model") == model
+    ]
+    return guard.deletion_blocker(
+        name=meta["name"], version=str(version), deployments=views, versions=observe.versions(objects)
+    )
