@@ -153,7 +153,40 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("failure-limit-zero", _set(_md(), "spec.analysis", {"failureLimit": 0}), "spec.analysis.failureLimit"),
     ("missing-version", _set(_md(), "spec.version", _DELETE), "spec.version: Required value"),
+    # Values that can never work (issue 9): refused at the door, with the limit in the message.
+    ("interval-zero", _set(_md(), "spec.analysis.interval", "0s"), "at least 1s and at most 1h"),
+    ("interval-sub-second", _set(_md(), "spec.analysis.interval", "500ms"), "at least 1s and at most 1h"),
+    ("bake-over-30-days", _set(_md(), "spec.analysis.bake", "721h"), "at most 720h"),
+    ("bake-overflow", _set(_md(), "spec.analysis.bake", "99999999999999h"), "spec.analysis.bake"),
+    (
+        "progress-deadline-zero",
+        _set(_md(), "spec.strategy", {"canary": {"progressDeadline": "0s"}}),
+        "at least 1s and at most 24h",
+    ),
+    ("failure-limit-huge", _set(_md(), "spec.analysis", {"failureLimit": 10**6}), "spec.analysis.failureLimit"),
+    (
+        "weight-100-by-replicas",
+        _set(_md(), "spec.strategy", {"canary": {"steps": [{"weight": 100, "pause": "1m"}]}}),
+        "weight 100 needs traffic type GatewayAPI",
+    ),
+    ("name-with-a-dot", _set(_md(), "metadata.name", "fraud.detector"), "name must be at most 56"),
+    ("name-too-long", _set(_md(), "metadata.name", "f" * 57), "name must be at most 56"),
+    ("name-starting-with-a-digit", _set(_md(), "metadata.name", "1fraud"), "name must be at most 56"),
+    (
+        "quantity-lots",
+        _set(_md(), "spec.podTemplate", {"resources": {"requests": {"cpu": "lots"}}}),
+        "spec.podTemplate.resources.requests.cpu",
+    ),
 ]
+
+
+def test_the_limits_themselves_are_accepted(api: client.ApiClient, namespace: str) -> None:
+    body = _set(_md(), "metadata.name", "f" * 56)
+    body = _set(body, "spec.analysis", {"interval": "1s", "bake": "0s", "failureLimit": 100})
+    gateway = {"type": "GatewayAPI", "httpRoute": "fraud"}
+    body = _set(body, "spec.strategy", {"canary": {"steps": [{"weight": 100}], "traffic": gateway}})
+    body = _set(body, "spec.podTemplate", {"resources": {"requests": {"cpu": "500m", "memory": 2}}})
+    _create(api, namespace, body)
 
 
 @pytest.mark.parametrize(("case", "body", "message"), INVALID, ids=[c[0] for c in INVALID])

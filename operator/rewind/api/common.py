@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
@@ -41,7 +41,14 @@ Duration = Annotated[
 ShortString = Annotated[str, Field(max_length=253)]
 Text = Annotated[str, Field(max_length=4096)]
 StringMap = Annotated[dict[str, Annotated[str, Field(max_length=4096)]], Field(max_length=64)]
-Quantity = Annotated[int | str, Field(description="A Kubernetes resource quantity, e.g. 500m, 1Gi or 2.")]
+# Kubernetes' own grammar of a resource quantity (as controller-gen writes it): `lots` never reaches a Pod.
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+Quantity = Annotated[
+    int | Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=64)],
+    Field(description="A Kubernetes resource quantity, e.g. 500m, 1Gi or 2."),
+]
 
 _DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -50,6 +57,45 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 def cel(rule: str, message: str) -> JsonDict:
     """Schema extra carrying one CEL rule the API server evaluates (`x-kubernetes-validations`)."""
     return {"x-kubernetes-validations": [{"rule": rule, "message": message}]}
+
+
+def _duration_message(at_least: str | None, at_most: str) -> str:
+    if at_least is None:
+        return f"must be a duration of at most {at_most}"
+    return f"must be a duration of at least {at_least} and at most {at_most}"
+
+
+def duration_field(*, at_least: str | None = None, at_most: str, description: str = "") -> Any:
+    """The schema half of a bounded Duration: pattern, length, and the CEL rule the API server checks.
+
+    The upper bound keeps every timer far from overflowing (a date past year 9999, Go's 292 years).
+    Pair it with `duration_within` (the model's half): `Annotated[str, duration_field(..), duration_within(..)]`.
+    """
+    parts = [f"duration(self) >= duration('{at_least}')"] if at_least else []
+    parts.append(f"duration(self) <= duration('{at_most}')")
+    return Field(
+        pattern=DURATION_PATTERN,
+        max_length=32,
+        description=description or "A duration such as 30s, 5m or 1h30m.",
+        json_schema_extra=cel(" && ".join(parts), _duration_message(at_least, at_most)),
+    )
+
+
+def duration_within(*, at_least: str | None = None, at_most: str) -> AfterValidator:
+    """The model's half of a bounded Duration (see `duration_field`)."""
+    low = parse_duration(at_least) if at_least else timedelta(0)
+    high = parse_duration(at_most)
+
+    def check(value: str) -> str:
+        try:
+            ok = low <= parse_duration(value) <= high
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{value} {_duration_message(at_least, at_most)}")
+        return value
+
+    return AfterValidator(check)
 
 
 def parse_duration(value: str) -> timedelta:

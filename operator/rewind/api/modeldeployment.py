@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rewind.api.common import (
     ApiModel,
     Condition,
     Digest,
     DnsLabel,
-    Duration,
     ObjectReference,
     Quantity,
     Semver,
@@ -19,7 +19,35 @@ from rewind.api.common import (
     StringMap,
     Text,
     cel,
+    duration_field,
+    duration_within,
 )
+
+# Limits that keep every timer meaningful and far from overflowing (docs/api.md, "Limits").
+Interval = Annotated[str, duration_field(at_least="1s", at_most="1h"), duration_within(at_least="1s", at_most="1h")]
+Deadline = Annotated[str, duration_field(at_least="1s", at_most="24h"), duration_within(at_least="1s", at_most="24h")]
+Window = Annotated[str, duration_field(at_most="720h"), duration_within(at_most="720h")]
+
+# The derived objects are `<name>`, `<name>-stable` and `<name>-canary`: Services (DNS-1035 labels, so
+# a letter first and no dot) and Deployments; 63 - len("-canary") leaves 56 characters for the name.
+NAME_MAX_LENGTH = 56
+NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+NAME_MESSAGE = (
+    f"a ModelDeployment name must be at most {NAME_MAX_LENGTH} characters, lowercase letters, digits and '-', "
+    "starting with a letter (it names the Service <name> and the Deployments <name>-stable and <name>-canary)"
+)
+NAME_RULE = {
+    "rule": f"self.metadata.name.size() <= {NAME_MAX_LENGTH} && self.metadata.name.matches('{NAME_PATTERN}')",
+    "message": NAME_MESSAGE,
+}
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` can not name a ModelDeployment (the CRD refuses it too), or None."""
+    if len(name) <= NAME_MAX_LENGTH and re.match(NAME_PATTERN, name):
+        return None
+    return f"{name!r}: {NAME_MESSAGE}"
+
 
 MdPhase = Literal["Pending", "Progressing", "Paused", "Healthy", "Degraded", "RolledBack", "Blocked"]
 Outcome = Literal["Promoted", "RolledBack", "Superseded", "Aborted"]
@@ -37,10 +65,15 @@ class DeploymentFeatures(ApiModel):
 
 
 class CanaryStep(ApiModel):
-    weight: int = Field(ge=1, le=100, description="Percent of traffic sent to the canary at this step.")
-    pause: Duration | None = Field(
+    weight: int = Field(
+        ge=1,
+        le=100,
+        description="Percent of traffic sent to the canary at this step (100 only with traffic type GatewayAPI).",
+    )
+    pause: Window | None = Field(
         default=None,
-        description="How long to hold this step under analysis. Absent: hold until `kubectl rewind promote`.",
+        description="How long to hold this step under analysis (at most 720h). "
+        "Absent: hold until `kubectl rewind promote`.",
     )
 
 
@@ -59,6 +92,17 @@ _TRAFFIC_RULE = cel(
     "traffic type GatewayAPI needs httpRoute: the name of the HTTPRoute to manage",
 )
 
+WEIGHT_100_MESSAGE = (
+    "a step weight 100 needs traffic type GatewayAPI: with traffic shared by pod count (Replicas) the "
+    "stable track keeps its full replicas during a canary, so a step can send at most 99%; "
+    "after the last step the canary is promoted anyway"
+)
+_WEIGHT_RULE = cel(
+    "(has(self.traffic) && has(self.traffic.type) && self.traffic.type == 'GatewayAPI') "
+    "|| !has(self.steps) || self.steps.all(s, s.weight < 100)",
+    WEIGHT_100_MESSAGE,
+)
+
 DEFAULT_STEPS = [CanaryStep(weight=10, pause="60s"), CanaryStep(weight=50, pause="60s")]
 
 
@@ -66,17 +110,23 @@ class CanarySpec(ApiModel):
     steps: Annotated[list[CanaryStep], Field(min_length=1, max_length=32)] = Field(
         default_factory=lambda: list(DEFAULT_STEPS), description="Traffic weights walked in order."
     )
-    progress_deadline: Duration = Field(
-        default="300s", description="Canary pods must be available by then, else rollback."
+    progress_deadline: Deadline = Field(
+        default="300s", description="Canary pods must be available by then, else rollback (1s to 24h)."
     )
     traffic: Traffic = Field(default_factory=Traffic, json_schema_extra=_TRAFFIC_RULE)
+
+    @model_validator(mode="after")
+    def _weight_100_needs_routes(self) -> CanarySpec:
+        if self.traffic.type == "Replicas" and any(s.weight >= 100 for s in self.steps):
+            raise ValueError(WEIGHT_100_MESSAGE)
+        return self
 
 
 class Strategy(ApiModel):
     type: Literal["Canary", "Direct"] = Field(
         default="Canary", description="Canary: steps under analysis. Direct: a plain rolling update."
     )
-    canary: CanarySpec = Field(default_factory=CanarySpec)
+    canary: CanarySpec = Field(default_factory=CanarySpec, json_schema_extra=_WEIGHT_RULE)
 
 
 class ThresholdRange(ApiModel):
@@ -116,13 +166,15 @@ class PrometheusSpec(ApiModel):
 
 
 class Analysis(ApiModel):
-    interval: Duration = Field(default="30s", description="How often each metric is queried.")
-    failure_limit: int = Field(default=2, ge=1, description="Consecutive failed checks that roll back.")
+    interval: Interval = Field(default="30s", description="How often each metric is queried (1s to 1h).")
+    failure_limit: int = Field(default=2, ge=1, le=100, description="Consecutive failed checks that roll back.")
     inconclusive_limit: int = Field(
-        default=3, ge=1, description="Consecutive inconclusive checks that pause the rollout."
+        default=3, ge=1, le=100, description="Consecutive inconclusive checks that pause the rollout."
     )
-    bake: Duration = Field(
-        default="300s", description="After promotion, how long stable stays under analysis before healthy."
+    bake: Window = Field(
+        default="300s",
+        description="After promotion, how long stable stays under analysis before healthy (at most 720h; "
+        "0s: healthy at the first passing check).",
     )
     metrics: Annotated[list[Metric], Field(max_length=16)] = Field(
         default_factory=list,
@@ -244,6 +296,18 @@ class HistoryEntry(ApiModel):
     reason: Text | None = None
 
 
+FAILED_DIGESTS_LIMIT = 50
+
+
+class FailedDigest(ApiModel):
+    """Content latched Failed by this deployment: any ModelVersion with this digest is Failed here."""
+
+    digest: Digest = Field(description="status.contentDigest of the ModelVersion that failed.")
+    version: Semver = Field(description="The version it was, for people.")
+    at: ShortString = Field(description="RFC 3339 time it failed; a lift of the latch after this time ends it.")
+    reason: Text | None = None
+
+
 class ModelDeploymentStatus(ApiModel):
     phase: MdPhase | None = None
     message: Text | None = None
@@ -256,6 +320,11 @@ class ModelDeploymentStatus(ApiModel):
     history: Annotated[list[HistoryEntry], Field(max_length=100)] | None = None
     conditions: Annotated[list[Condition], Field(max_length=16)] | None = None
     observed_generation: int | None = None
+    failed_digests: Annotated[list[FailedDigest], Field(max_length=FAILED_DIGESTS_LIMIT)] | None = Field(
+        default=None,
+        description="The Failed latch by content: digests that failed here (the newest 50), kept when the "
+        "ModelVersion object is deleted and created again. Removing the rewind.dev/failed label lifts it.",
+    )
 
 
 class ModelDeployment(ApiModel):

@@ -134,6 +134,10 @@ class ModelVersionStatus(ApiModel):
     history: Annotated[list[LifecycleEntry], Field(max_length=100)] | None = None
     conditions: Annotated[list[Condition], Field(max_length=16)] | None = None
     observed_generation: int | None = None
+    latch_lifted_at: ShortString | None = Field(
+        default=None,
+        description="RFC 3339 time a human last lifted the Failed latch (removed the rewind.dev/failed label).",
+    )
 
 
 class ModelVersion(ApiModel):

@@ -4,9 +4,20 @@ Run as the serving pod's init container:
 
     python -m rewind.artifact.fetch --uri URI --digest sha256:HEX --dest PATH
 
-Exit codes: 0 the verified artifact is at PATH; 1 the download does not match the digest (nothing is
-left at PATH); 2 usage error, unsupported scheme, or source unreachable (the kubelet restarts the init
-container with back-off, so a transient outage heals by itself).
+Exit codes (nothing unverified is ever left at PATH, and no temporary file is left next to it):
+
+- 0: the verified artifact is at PATH (mode 0644, so a runtime running as any user can read it).
+- 1: the whole artifact was read and its sha256 differs from `--digest`. Only this; never a short read.
+- 2: anything else that kept the artifact from being verified: a usage error, an unsupported scheme, an
+  unreachable or failing source, a truncated download (fewer bytes than announced, or a chunked
+  response cut off), an artifact larger than `--max-bytes`, a download still running at `--deadline`,
+  a destination that can not be written. The kubelet restarts the init container with back-off, so a
+  transient outage heals by itself.
+- 128+N: stopped by signal N (143 for SIGTERM, 130 for SIGINT), after removing the temporary file.
+
+Limits: `--timeout` bounds each network read, `--deadline` (seconds, default 1800) the whole fetch, and
+`--max-bytes` (default 20Gi; suffixes K, M, G, T and Ki, Mi, Gi, Ti) the artifact's size, checked
+against the announced length before the download and against the bytes as they arrive.
 
 Sources: `file://` (a path in the container, e.g. a mounted volume), `http://` and `https://`, `s3://`
 (needs boto3, credentials from the usual AWS environment) and `gs://` (needs google-cloud-storage,
@@ -21,25 +32,45 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import http.client
 import importlib
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 CHUNK = 1024 * 1024
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 SCHEMES = ("file", "http", "https", "s3", "gs")
+DEFAULT_MAX_BYTES = "20Gi"
+DEFAULT_DEADLINE = 1800.0
+FILE_MODE = 0o644  # the runtime container may run as another user than this one
+DIR_MODE = 0o755
+_SIZE_RE = re.compile(r"^([0-9]+)(K|M|G|T|Ki|Mi|Gi|Ti)?$")
+_SIZE_UNITS = {None: 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
+_SIZE_UNITS.update({"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4})
 
 
 class FetchError(Exception):
-    """The artifact could not be read: bad usage, unsupported scheme, missing client, unreachable."""
+    """The artifact could not be verified for a reason other than its digest: usage, source, limits."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived; a BaseException so that no `except Exception` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class DigestMismatchError(Exception):
@@ -69,10 +100,41 @@ def _bucket_key(parsed: urllib.parse.ParseResult, uri: str) -> tuple[str, str]:
     return parsed.netloc, key
 
 
-def open_source(*, uri: str, timeout: float = 60.0) -> Iterator[bytes]:
-    """The bytes at `uri`, as chunks. Raises FetchError when the source can not be read.
+def byte_size(text: str) -> int:
+    """`20Gi`, `500M` or `1048576` as a number of bytes; ValueError for anything else."""
+    match = _SIZE_RE.match(text.strip())
+    if match is None:
+        raise ValueError(f"not a size: {text!r} (write e.g. 1048576, 500Mi or 20Gi)")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
 
-    A generator: nothing is opened until the first chunk is asked for.
+
+def _announced(length: object, *, uri: str, max_bytes: int | None) -> int | None:
+    """The size a source announces, refused at once when it is over the limit."""
+    try:
+        size = int(str(length)) if length is not None else None
+    except ValueError:
+        return None
+    if size is not None and max_bytes is not None and size > max_bytes:
+        raise FetchError(f"{uri} is larger than --max-bytes ({size} > {max_bytes} bytes)")
+    return size
+
+
+def _exactly(chunks: Iterator[bytes], *, uri: str, size: int | None) -> Iterator[bytes]:
+    """`chunks`, checked to add up to the announced `size`: a short read is truncation, not a new digest."""
+    count = 0
+    for chunk in chunks:
+        count += len(chunk)
+        yield chunk
+    if size is not None and count != size:
+        raise FetchError(f"download of {uri} truncated: {count} of {size} announced bytes arrived")
+
+
+def open_source(*, uri: str, timeout: float = 60.0, max_bytes: int | None = None) -> Iterator[bytes]:
+    """The bytes at `uri`, as chunks. Raises FetchError when the source can not be read in full.
+
+    A generator: nothing is opened until the first chunk is asked for. A source that announces its
+    size (HTTP Content-Length, the S3 object's length) must deliver exactly that many bytes, and one
+    announcing more than `max_bytes` is refused before anything is downloaded.
     """
     parsed = urllib.parse.urlparse(uri)
     scheme = parsed.scheme.lower()
@@ -87,12 +149,14 @@ def open_source(*, uri: str, timeout: float = 60.0) -> Iterator[bytes]:
                 yield from iter(lambda: f.read(CHUNK), b"")
         elif scheme in ("http", "https"):
             with urllib.request.urlopen(uri, timeout=timeout) as response:
-                yield from iter(lambda: response.read(CHUNK), b"")
+                size = _announced(response.headers.get("Content-Length"), uri=uri, max_bytes=max_bytes)
+                yield from _exactly(iter(lambda: response.read(CHUNK), b""), uri=uri, size=size)
         elif scheme == "s3":
             bucket, key = _bucket_key(parsed, uri)
             boto3 = _optional_module("boto3", package="boto3", scheme=scheme)
-            body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
-            yield from body.iter_chunks(chunk_size=CHUNK)
+            obj = boto3.client("s3").get_object(Bucket=bucket, Key=key)
+            size = _announced(obj.get("ContentLength"), uri=uri, max_bytes=max_bytes)
+            yield from _exactly(obj["Body"].iter_chunks(chunk_size=CHUNK), uri=uri, size=size)
         elif scheme == "gs":
             bucket, key = _bucket_key(parsed, uri)
             storage = _optional_module("google.cloud.storage", package="google-cloud-storage", scheme=scheme)
@@ -102,7 +166,9 @@ def open_source(*, uri: str, timeout: float = 60.0) -> Iterator[bytes]:
             raise FetchError(f"unsupported scheme in {uri!r}; supported: {', '.join(SCHEMES)}")
     except FetchError:
         raise
-    except (OSError, urllib.error.URLError, ValueError) as exc:
+    except http.client.IncompleteRead as exc:
+        raise FetchError(f"download of {uri} truncated: the response ended early ({exc!r})") from exc
+    except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
         raise FetchError(f"can not read {uri}: {exc}") from exc
     except Exception as exc:  # Cloud SDK errors have no common base class worth importing.
         if scheme in ("s3", "gs"):
@@ -119,20 +185,51 @@ def sha256_of(*, path: Path) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
-def verify_into(*, chunks: Iterator[bytes], uri: str, digest: str, dest: Path) -> None:
+def _make_dirs(directory: Path) -> None:
+    """Create `directory` and its missing parents, each 0755 whatever the umask (existing ones untouched)."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+            path.chmod(DIR_MODE)
+
+
+def verify_into(
+    *,
+    chunks: Iterator[bytes],
+    uri: str,
+    digest: str,
+    dest: Path,
+    max_bytes: int | None = None,
+    deadline: float | None = None,
+) -> None:
     """Write `chunks` to `dest` if and only if their sha256 is `digest`.
 
-    The bytes go to a temporary file in dest's directory (created if missing); on a match it is fsynced
-    and renamed onto `dest` atomically. On a mismatch, or any error while reading, the temporary file is
-    removed, `dest` is left as it was, and DigestMismatchError (or the error) is raised.
+    The bytes go to a temporary file in dest's directory (created 0755 if missing); on a match it is
+    made 0644, fsynced and renamed onto `dest` atomically. More than `max_bytes` bytes, or still reading
+    at `deadline` (a `time.monotonic()` value), is a FetchError. On a mismatch, any error or a signal
+    (Interrupted), the temporary file is removed, `dest` is left as it was, and the error is raised.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        _make_dirs(dest.parent)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    except OSError as exc:
+        raise FetchError(f"can not write to {dest.parent}: {exc}") from exc
     tmp = Path(tmp_name)
+    h = hashlib.sha256()
+    size = 0
     try:
         with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), FILE_MODE)
             for chunk in chunks:
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise FetchError(f"{uri} is larger than --max-bytes ({max_bytes} bytes)")
+                if deadline is not None and time.monotonic() > deadline:
+                    raise FetchError(f"{uri}: download still running at its deadline")
                 h.update(chunk)
                 out.write(chunk)
             out.flush()
@@ -141,29 +238,93 @@ def verify_into(*, chunks: Iterator[bytes], uri: str, digest: str, dest: Path) -
         if actual != digest:
             raise DigestMismatchError(uri=uri, expected=digest, actual=actual)
         os.replace(tmp, dest)
+    except OSError as exc:
+        _discard(tmp)
+        raise FetchError(f"can not write {dest}: {exc}") from exc
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        _discard(tmp)
         raise
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # a generator over a connection: close it now, not whenever it is collected
 
 
-def fetch(*, uri: str, digest: str, dest: Path, timeout: float = 60.0) -> bool:
+def _discard(tmp: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+
+
+def fetch(
+    *,
+    uri: str,
+    digest: str,
+    dest: Path,
+    timeout: float = 60.0,
+    max_bytes: int | None = None,
+    deadline: float | None = None,
+) -> bool:
     """Put the verified artifact at `dest`. Returns False when `dest` already held it (nothing fetched).
 
-    `digest` is `sha256:<64 hex>` (case-insensitive). Raises FetchError for a malformed digest or an
-    unreadable source, DigestMismatchError when the bytes differ; `dest` then holds nothing new.
+    `digest` is `sha256:<64 hex>` (case-insensitive). `deadline` is in seconds from now, for the whole
+    fetch. Raises FetchError for a malformed digest, an unreadable or truncated source, or a limit
+    reached; DigestMismatchError when the bytes differ; `dest` then holds nothing new.
     """
+    end = None if deadline is None else time.monotonic() + deadline
     digest = digest.lower()
     if not DIGEST_RE.match(digest):
         raise FetchError(f"--digest must be sha256:<64 hex characters>, got {digest!r}")
     if dest.is_file() and sha256_of(path=dest) == digest:
+        with contextlib.suppress(OSError):
+            dest.chmod(FILE_MODE)  # put there by an older fetcher, which wrote 0600
         return False
-    verify_into(chunks=open_source(uri=uri, timeout=timeout), uri=uri, digest=digest, dest=dest)
+    chunks = open_source(uri=uri, timeout=timeout, max_bytes=max_bytes)
+    verify_into(chunks=chunks, uri=uri, digest=digest, dest=dest, max_bytes=max_bytes, deadline=end)
     return True
 
 
+def _size_arg(text: str) -> int:
+    try:
+        size = byte_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if size <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return size
+
+
+def _seconds_arg(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from exc
+    if not 0 < seconds < 10**7:
+        raise argparse.ArgumentTypeError(f"must be positive (and below 10^7), got {text!r}")
+    return seconds
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+def _guard(deadline: float) -> None:
+    """Signals end the fetch through Interrupted (which cleans up); an alarm enforces the deadline.
+
+    The alarm also interrupts a read that blocks (the per-read timeout alone would let a source that
+    trickles a byte now and then go on for ever).
+    """
+
+    def expired(signum: int, frame: FrameType | None) -> None:
+        raise FetchError(f"the fetch exceeded its total deadline of {deadline:g}s (--deadline)")
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, deadline)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """The CLI; returns the exit code (0 ok, 1 digest mismatch, 2 usage or source error)."""
+    """The CLI; returns the exit code (see the module's docstring)."""
     parser = argparse.ArgumentParser(
         prog="python -m rewind.artifact.fetch",
         description="Download a model artifact and verify its sha256 before the model server starts.",
@@ -171,16 +332,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uri", required=True, help="s3://, gs://, http(s):// or file:// location")
     parser.add_argument("--digest", required=True, help="expected sha256:<hex> of the artifact")
     parser.add_argument("--dest", required=True, type=Path, help="where the verified file goes")
-    parser.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
+    parser.add_argument("--timeout", type=_seconds_arg, default=60.0, help="timeout of each network read (s)")
+    parser.add_argument(
+        "--max-bytes", type=_size_arg, default=DEFAULT_MAX_BYTES, help="largest artifact accepted (e.g. 20Gi)"
+    )
+    parser.add_argument("--deadline", type=_seconds_arg, default=DEFAULT_DEADLINE, help="for the whole fetch (s)")
     args = parser.parse_args(argv)  # Exits 2 on a usage error.
+    main_thread = threading.current_thread() is threading.main_thread()  # signals work there only
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)}
+    if main_thread:
+        _guard(args.deadline)
     try:
-        fetched = fetch(uri=args.uri, digest=args.digest, dest=args.dest, timeout=args.timeout)
+        fetched = fetch(
+            uri=args.uri,
+            digest=args.digest,
+            dest=args.dest,
+            timeout=args.timeout,
+            max_bytes=args.max_bytes,
+            deadline=args.deadline,
+        )
     except DigestMismatchError as exc:
         print(exc, file=sys.stderr)
         return 1
     except FetchError as exc:
         print(f"fetch failed: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"fetch stopped by {exc}; nothing was put in place", file=sys.stderr)
+        return 128 + exc.signum
+    except Exception as exc:  # Exit 1 means a digest mismatch and nothing else: a surprise is a 2.
+        print(f"fetch failed: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if main_thread:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     state = "fetched and verified" if fetched else "already present and verified"
     print(f"{args.uri} {state} ({args.digest.lower()}) at {args.dest}")
     return 0

@@ -24,6 +24,10 @@ FETCH_CONTAINER = "fetch-artifact"
 RUNTIME_CONTAINER = "model"
 PORT_NAME = "http"
 SERVICE_PORT = 80
+# The init step's limits (see rewind.artifact.fetch): the largest artifact accepted, and how long the
+# whole download may take before the container fails (exit 2) and the kubelet retries with back-off.
+FETCH_MAX_BYTES = "20Gi"
+FETCH_DEADLINE_SECONDS = 1800
 
 _CONTAINER_SECURITY = {
     "runAsNonRoot": True,
@@ -38,8 +42,8 @@ def replica_split(*, replicas: int, weight: int, traffic: Literal["Replicas", "G
     """Pod counts `(stable, canary)` for a canary at `weight` percent of traffic.
 
     Policy: the stable track is never scaled down while a canary runs, so a rollback is instant (stable
-    already carries full capacity) and serving capacity never dips. The one exception is weight 100 in
-    Replicas mode, which is the promotion point: `(0, replicas)`.
+    already carries full capacity) and serving capacity never dips. Hence weight 100 exists only in
+    GatewayAPI mode (routes, not pods, move the traffic); the schema refuses it in Replicas mode.
 
     - `replicas` 0: `(0, 0)`. Weight 0: `(replicas, 0)`.
     - Replicas mode (traffic shared by ready pod count through the one Service):
@@ -49,7 +53,7 @@ def replica_split(*, replicas: int, weight: int, traffic: Literal["Replicas", "G
     - GatewayAPI mode (traffic split by HTTPRoute weights, not by pods):
       `canary = max(1, ceil(replicas * w / 100))`; weight 100 gives `(replicas, replicas)`.
 
-    Raises ValueError for a negative `replicas` or a weight outside 0..100.
+    Raises ValueError for a negative `replicas`, a weight outside 0..100, or 100 in Replicas mode.
     """
     if replicas < 0:
         raise ValueError(f"replicas must not be negative, got {replicas}")
@@ -62,7 +66,7 @@ def replica_split(*, replicas: int, weight: int, traffic: Literal["Replicas", "G
     if traffic == "GatewayAPI":
         return replicas, max(1, _ceil_div(replicas * weight, 100))
     if weight == 100:
-        return 0, replicas
+        raise ValueError("weight must be below 100 when traffic is shared by pod count (Replicas)")
     return replicas, max(1, _ceil_div(replicas * weight, 100 - weight))
 
 
@@ -129,7 +133,8 @@ def deployment(
       `spec.podTemplate.annotations` overlaid by `rewind.dev/content-digest` and the exact
       `rewind.dev/version`. The Deployment carries the same labels and annotations.
     - An init container `fetch-artifact` runs `fetcher_image` and downloads and verifies the artifact into
-      the emptyDir volume `model` (at /models/model). The whole argv is in `command`, not `args`, because
+      the emptyDir volume `model` (at /models/model, mode 0644), within FETCH_MAX_BYTES and
+      FETCH_DEADLINE_SECONDS. The whole argv is in `command`, not `args`, because
       the operator image's ENTRYPOINT is the operator itself.
     - The container `model` runs the runtime with `mv.runtime.args`, its env plus MODEL_PATH,
       REWIND_MODEL, REWIND_VERSION, REWIND_TRACK and REWIND_DEPLOYMENT (ours win on a name clash), port
@@ -157,6 +162,7 @@ def deployment(
         "command": [
             *("python", "-m", "rewind.artifact.fetch"),
             *("--uri", mv.artifact.uri, "--digest", mv.artifact.digest, "--dest", MODEL_PATH),
+            *("--max-bytes", FETCH_MAX_BYTES, "--deadline", str(FETCH_DEADLINE_SECONDS)),
         ],
         "volumeMounts": [
             {"name": MODEL_VOLUME, "mountPath": MODELS_DIR},

@@ -60,6 +60,7 @@ def register(kube: Kube, store: Store, obj: dict[str, Any], *, now: datetime) ->
         # the failure stays in its history.
         reason = f"the {FAILED_LABEL} label was removed: the Failed latch is lifted"
         status["phase"] = "Archived"
+        status["latchLiftedAt"] = stamp  # deployments drop their record of this content (core.latch)
         entry = {"time": stamp, "phase": "Archived", "reason": reason}
         status["history"] = [*(status.get("history") or []), entry][-HISTORY_LIMIT:]
         events.emit(kube, obj=obj, type="Normal", reason="LatchLifted", message=reason, now=now)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rewind.api.digest import content_digest
 from rewind.api.modelversion import ModelVersionSpec
 from rewind.builders import names
-from rewind.core.model import TrackState, VersionInfo
+from rewind.core.model import TrackState, VersionInfo, parse_time
 
 FAILED_LABEL = "rewind.dev/failed"
 
@@ -31,6 +31,8 @@ def version_info(obj: dict[str, Any]) -> VersionInfo | None:
         features=spec.features,
         failed=labels.get(FAILED_LABEL) == "true",
         invalid=status.get("phase") == "Invalid",
+        phase=status.get("phase"),
+        lifted_at=parse_time(status["latchLiftedAt"]) if status.get("latchLiftedAt") else None,
     )
 
 

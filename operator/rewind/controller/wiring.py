@@ -185,25 +185,24 @@ def keys(memo: kopf.Memo) -> int:
 
 
 def deletion_blocker(memo: kopf.Memo, body: dict[str, Any]) -> str | None:
-    """Why this ModelVersion may not be deleted now, or None.
+    """Why this ModelVersion may not be deleted now, or None (the decision: `guard.deletion_blocker`).
 
-    A version is protected while a ModelDeployment serves it (stable or canary), asks for it, or would
-    roll back to it. Deletion then waits (the object stays, Terminating) until that is no longer so.
+    Deletion then waits (the object stays, Terminating) until that is no longer so.
     """
     store: Store = memo.controller.store
     meta, spec = body["metadata"], body.get("spec") or {}
     namespace, version, model = meta["namespace"], spec.get("version"), spec.get("model")
-    infos = observe.versions(store.model_versions(namespace, str(model)))
-    for md in store.of_model("md", namespace, str(model)):
-        md_spec = ModelDeploymentSpec.model_validate(md["spec"])
-        status = ModelDeploymentStatus.model_validate(md.get("status") or {})
-        name = md["metadata"]["name"]
-        canary = status.canary.version if status.canary else None
-        if version in (status.stable_version, canary):
-            return f"ModelVersion {meta['name']} serves ModelDeployment {name}; it can not be deleted while it does"
-        target = guard.rollback_target(
-            status.history or [], infos, md_spec.features, exclude=status.stable_version or ""
+    views = [
+        guard.DeploymentView(
+            name=md["metadata"]["name"],
+            spec=ModelDeploymentSpec.model_validate(md["spec"]),
+            status=ModelDeploymentStatus.model_validate(md.get("status") or {}),
         )
-        if version == target:
-            return f"ModelVersion {meta['name']} is the rollback target of ModelDeployment {name}"
-    return None
+        for md in store.of_model("md", namespace, str(model))
+    ]
+    return guard.deletion_blocker(
+        name=meta["name"],
+        version=str(version),
+        deployments=views,
+        versions=observe.versions(store.model_versions(namespace, str(model))),
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from rewind.api.modeldeployment import DeploymentFeatures, HistoryEntry
+from rewind.api.modeldeployment import DeploymentFeatures, HistoryEntry, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.api.modelversion import ModelFeatures
+from rewind.core import latch
 from rewind.core.model import VersionInfo
 
 
@@ -75,3 +76,42 @@ def rollback_target(
 
 def was_healthy(version: str, history: list[HistoryEntry]) -> bool:
     return any(e.version == version and e.healthy_at is not None for e in history)
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    """One ModelDeployment of the model, as the deletion guard needs it."""
+
+    name: str
+    spec: ModelDeploymentSpec
+    status: ModelDeploymentStatus
+
+
+def deletion_blocker(
+    *, name: str, version: str, deployments: Iterable[DeploymentView], versions: Mapping[str, VersionInfo]
+) -> str | None:
+    """Why ModelVersion `name` (semantic `version`) may not be deleted now, or None.
+
+    Protected while a deployment of its model serves it (stable, canary, or a direct update in flight),
+    asks for it in `spec.version` (paused or not, Failed or not: deleting it would leave the request
+    dangling), or would roll back to it. `deployments` are the model's ModelDeployments.
+    """
+    for md in deployments:
+        status = md.status
+        serving = {
+            status.stable_version,
+            status.canary.version if status.canary else None,
+            status.update.version if status.update else None,
+        }
+        if version in serving:
+            return f"ModelVersion {name} serves ModelDeployment {md.name}; it can not be deleted while it does"
+        if md.spec.version == version:
+            return (
+                f"ModelVersion {name} is what ModelDeployment {md.name} asks for (spec.version {version}); "
+                "point spec.version elsewhere first"
+            )
+        infos = latch.apply(status, versions)
+        target = rollback_target(status.history or [], infos, md.spec.features, exclude=status.stable_version or "")
+        if version == target:
+            return f"ModelVersion {name} is the rollback target of ModelDeployment {md.name}"
+    return None

@@ -21,8 +21,10 @@ class VersionInfo:
     version: str
     content_digest: str | None = None
     features: ModelFeatures | None = None
-    failed: bool = False
+    failed: bool = False  # latched Failed: the label rewind.dev/failed (or, in the core, its content)
     invalid: bool = False
+    phase: str | None = None  # the ModelVersion's status.phase
+    lifted_at: datetime | None = None  # status.latchLiftedAt: when a human last lifted its Failed latch
 
 
 @dataclass(frozen=True)

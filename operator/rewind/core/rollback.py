@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rewind.api.modeldeployment import HistoryEntry, Outcome
-from rewind.core import guard
+from rewind.core import guard, latch
 from rewind.core.guard import Blocked
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, RewriteVersion, Track
 from rewind.core.plan import Plan
@@ -19,8 +19,10 @@ def roll_back(plan: Plan, *, bad: str, track: Track, reason: str, detail: str) -
     is still stopped and the deployment goes Degraded. Nothing is deleted.
     """
     spec, status = plan.spec, plan.status
+    digest = _digest(plan, bad)
     history = _end(plan, version=bad, track=track, outcome="RolledBack", reason=f"{reason}: {detail}")
     plan.act(MarkVersion(bad, "Failed", f"{reason}: {detail}", failed=True))
+    latch.record(plan, version=bad, digest=digest, reason=f"{reason}: {detail}")
     target = guard.rollback_target(history, plan.observed.versions, spec.features, exclude=bad)
     plan.condition("RolledBack", "True", reason, f"{bad}: {detail}")
     if not spec.rollback.automatic:
@@ -88,3 +90,15 @@ def _end(plan: Plan, *, version: str, track: Track, outcome: Outcome, reason: st
     if track == "canary" or plan.observed.canary.exists:
         plan.stop_canary()
     return history
+
+
+def _digest(plan: Plan, version: str) -> str | None:
+    """The content digest of `version`: as observed, else as recorded when it started serving."""
+    info = plan.observed.versions.get(version)
+    if info is not None and info.content_digest is not None:
+        return info.content_digest
+    status = plan.status
+    for kept in (status.canary, status.update):
+        if kept is not None and kept.version == version:
+            return kept.content_digest
+    return status.stable_content_digest if status.stable_version == version else None

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import CanaryStatus, ModelDeploymentSpec, ModelDeploymentStatus, UpdateStatus
-from rewind.core import canary, guard, steady, update
+from rewind.core import canary, guard, latch, steady, update
 from rewind.core.model import (
     FAST_TRACK_ANNOTATION,
     PROMOTE_ANNOTATION,
@@ -31,6 +31,7 @@ from rewind.core.records import open_entry
 
 def decide(*, spec: ModelDeploymentSpec, status: ModelDeploymentStatus, observed: Observed, now: datetime) -> Decision:
     plan = Plan(spec=spec, status=status, observed=observed, now=now)
+    latch.hold(plan)  # from here on, plan.observed sees versions latched by content as Failed
     if status.canary is not None:
         canary.progress(plan)
     elif status.update is not None:

@@ -38,16 +38,15 @@ def version_infos(draw: st.DrawFn) -> dict[str, VersionInfo]:
 
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
+    traffic = draw(st.sampled_from([{"type": "Replicas"}, {"type": "GatewayAPI", "httpRoute": "fraud"}]))
+    weights = [10, 25, 50, 100] if traffic["type"] == "GatewayAPI" else [10, 25, 50, 99]  # 100 needs routes
     steps = draw(
         st.lists(
-            st.fixed_dictionaries(
-                {"weight": st.sampled_from([10, 25, 50, 100]), "pause": st.sampled_from(["30s", "60s"])}
-            ),
+            st.fixed_dictionaries({"weight": st.sampled_from(weights), "pause": st.sampled_from(["30s", "60s"])}),
             min_size=1,
             max_size=3,
         )
     )
-    traffic = draw(st.sampled_from([{"type": "Replicas"}, {"type": "GatewayAPI", "httpRoute": "fraud"}]))
     return {
         "replicas": draw(st.sampled_from([1, 2, 3])),
         "revisionHistoryLimit": LIMIT,

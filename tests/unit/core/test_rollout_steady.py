@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rewind.api.modeldeployment import ModelDeploymentStatus
@@ -155,11 +157,12 @@ def test_reapplying_a_rolled_back_version_is_blocked_by_the_failed_latch() -> No
     assert back.status.message == "rolled back to 1.0.0"  # not the stale Blocked message
 
     world.set_version("1.1.0")
-    world.versions["1.1.0"] = version("1.1.0")  # a human removed the label: the latch is lifted
+    # A human removed the label; the ModelVersion handler recorded the lift: the latch is lifted.
+    world.versions["1.1.0"] = replace(version("1.1.0"), phase="Archived", lifted_at=world.now)
     world.verdict = FAIL
     relaunched = world.decide()
     assert relaunched.status.canary is not None
-    assert events(relaunched) == [("Normal", "CanaryStarted")]
+    assert events(relaunched) == [("Normal", "LatchLifted"), ("Normal", "CanaryStarted")]
 
 
 def test_a_paused_deployment_does_not_start_a_rollout() -> None:
