@@ -18,8 +18,8 @@ from rewind.core.model import CheckOutcome
 _providers: dict[tuple[str, tuple[tuple[str, str], ...]], PrometheusProvider] = {}
 
 
-def _inconclusive(spec: ModelDeploymentSpec, reason: str) -> dict[str, CheckOutcome]:
-    return {m.name: CheckOutcome(verdict="Inconclusive", reason=reason) for m in spec.analysis.metrics}
+def _inconclusive(request: AnalysisRequest, reason: str) -> dict[str, CheckOutcome]:
+    return {name: CheckOutcome(verdict="Inconclusive", reason=reason) for name in request.metrics}
 
 
 def _headers(kube: Kube, namespace: str, spec: ModelDeploymentSpec) -> dict[str, str]:
@@ -54,12 +54,12 @@ def run(
     """Every metric checked once for `request`; problems reaching Prometheus come back Inconclusive."""
     url = spec.analysis.prometheus.address or config.prometheus_address
     if not url:
-        return _inconclusive(spec, "no Prometheus address: set spec.analysis.prometheus.address or the operator's")
+        return _inconclusive(request, "no Prometheus address: set spec.analysis.prometheus.address or the operator's")
     try:
         headers = _headers(kube, namespace, spec)
     except (ApiException, ValueError) as exc:
         detail = getattr(exc, "reason", None) or str(exc)
-        return _inconclusive(spec, f"Prometheus credentials unusable: {detail}")
+        return _inconclusive(request, f"Prometheus credentials unusable: {detail}")
     ctx = QueryContext(
         namespace=namespace,
         deployment=name,
@@ -68,9 +68,8 @@ def run(
         track=request.track,
         interval=spec.analysis.interval,
     )
-    results = run_checks(
-        provider=provider(url, headers), metrics=spec.analysis.metrics, ctx=ctx, stable_version=stable_version
-    )
+    metrics = [m for m in spec.analysis.metrics if m.name in request.metrics]  # due, and past their warm-up
+    results = run_checks(provider=provider(url, headers), metrics=metrics, ctx=ctx, stable_version=stable_version)
     out: dict[str, CheckOutcome] = {}
     for metric_name, (judgement, measurement, query) in results.items():
         out[metric_name] = CheckOutcome(
@@ -79,5 +78,7 @@ def run(
             stable_value=measurement.stable_value,
             reason=judgement.reason,
             query=query or None,
+            samples=measurement.samples,
+            samples_query=measurement.samples_query,
         )
     return out
