@@ -7,11 +7,13 @@ import base64
 from kubernetes.client.exceptions import ApiException
 
 from rewind.analysis.check import run_checks
+from rewind.analysis.judge import too_few_samples
 from rewind.analysis.prometheus import PrometheusProvider, auth_headers
 from rewind.analysis.render import QueryContext
 from rewind.api.modeldeployment import ModelDeploymentSpec
 from rewind.controller.config import Config
 from rewind.controller.kube import Kube
+from rewind.controller.metrics import NOT_JUDGED
 from rewind.core.checks import AnalysisRequest
 from rewind.core.model import CheckOutcome
 
@@ -71,7 +73,11 @@ def run(
     metrics = [m for m in spec.analysis.metrics if m.name in request.metrics]  # due, and past their warm-up
     results = run_checks(provider=provider(url, headers), metrics=metrics, ctx=ctx, stable_version=stable_version)
     out: dict[str, CheckOutcome] = {}
-    for metric_name, (judgement, measurement, query) in results.items():
+    for metric in metrics:
+        judgement, measurement, query = results[metric.name]
+        if measurement.error is None and too_few_samples(metric, measurement) is not None:
+            NOT_JUDGED.inc()
+        metric_name = metric.name
         out[metric_name] = CheckOutcome(
             verdict=judgement.verdict,
             value=judgement.value,
