@@ -71,7 +71,11 @@ class Timeline:
             verdict = result.get("verdict", "?")
             line = f"{scope} {version}: {metric} = {shown} -> {verdict}"
             if verdict == "Fail":
-                line += f" ({result.get('consecutiveFailures', 0)}/{limit} consecutive failures)"
+                counting = (spec.get("analysis") or {}).get("failureCounting", "Total")
+                key = "failures" if counting == "Total" else "consecutiveFailures"
+                line += (
+                    f" ({result.get(key, 0)}/{limit} {'failed checks' if counting == 'Total' else 'failures in a row'})"
+                )
             elif verdict == "Inconclusive" and result.get("reason"):
                 line += f" ({result['reason']})"
             say("analysis", line)

@@ -69,5 +69,8 @@ def test_every_analysis_query_renders_and_parses(path: Path, doc: dict[str, Any]
                 interval=spec.analysis.interval,
             )
             queries[f"{path.parent.name}/{metric.name}/{track}"] = render(metric.query, ctx)
+            if metric.min_samples is not None:
+                queries[f"{path.parent.name}/{metric.name}/samples/{track}"] = render(metric.min_samples.query, ctx)
     promql.check(queries)
+    assert any("/samples/" in name for name in queries), f"{path}: an example without minSamples"
     assert any("model_infer_request_failure_total" in q for q in queries.values())

@@ -22,6 +22,9 @@ class Measurement:
     value: float | None
     stable_value: float | None = None
     error: str | None = None
+    samples: float | None = None  # what the metric's minSamples query returned for the canary (or judged) track
+    stable_samples: float | None = None  # the same for the stable track (RatioToStable)
+    samples_query: str | None = None  # the rendered minSamples query of the canary track, as sent
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ def judge(metric: Metric, m: Measurement) -> Judgement:
     """Judge `m` against `metric.threshold_range`.
 
     - `m.error` set: Inconclusive, never `onNoData`: a backend outage is not an absence of data.
+    - `metric.min_samples` set and `m.samples` (or, for RatioToStable, `m.stable_samples`) below its
+      count, NaN or None: Inconclusive, "not judged", whatever `onNoData` says: no verdict rests on a
+      handful of samples.
     - canary value None or NaN: `metric.on_no_data`.
     - Absolute: Pass iff `min <= value <= max` for the bounds that are set; no bounds at all passes.
     - RatioToStable: judges `value / stable_value`. Stable None or NaN: `on_no_data`. Both 0: ratio 1.0
@@ -46,6 +52,9 @@ def judge(metric: Metric, m: Measurement) -> Judgement:
     name = metric.name
     if m.error is not None:
         return Judgement("Inconclusive", None, f"{name}: query failed: {m.error}")
+    short = too_few_samples(metric, m)
+    if short is not None:
+        return Judgement("Inconclusive", None, f"{name}: not judged: {short}")
     canary, stable = m.value, m.stable_value
     if canary is None or math.isnan(canary):
         return Judgement(metric.on_no_data, None, f"{name}: no data (onNoData: {metric.on_no_data})")
@@ -59,6 +68,22 @@ def judge(metric: Metric, m: Measurement) -> Judgement:
         return Judgement(metric.on_no_data, None, f"{name}: ratio undefined{detail} (onNoData: {metric.on_no_data})")
     result = _check_range(f"{name} ratio", ratio, metric.threshold_range)
     return Judgement(result.verdict, ratio, result.reason + detail)
+
+
+def too_few_samples(metric: Metric, m: Measurement) -> str | None:
+    """Why the evidence is not enough for a verdict, or None when it is (or no minimum is set)."""
+    if metric.min_samples is None:
+        return None
+    need = metric.min_samples.count
+    tracks = [("", m.samples)]
+    if metric.compare == "RatioToStable":
+        tracks.append(("stable has ", m.stable_samples))
+    for prefix, samples in tracks:
+        if samples is None or math.isnan(samples):
+            return f"{prefix}no samples (minimum {_fmt(need)})"
+        if samples < need:
+            return f"{prefix}{_fmt(samples)} samples < minimum {_fmt(need)}"
+    return None
 
 
 def _ratio(canary: float, stable: float) -> float:

@@ -140,6 +140,20 @@ _RANGE_RULE = cel(
 )
 
 
+class MinSamples(ApiModel):
+    """The least evidence a check needs before it is judged: below it, the check is Inconclusive."""
+
+    query: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        description="PromQL template counting the samples behind the metric, e.g. requests in the window: "
+        'sum(increase(requests_total{track="{{ track }}"}[{{ interval }}])). Same placeholders as `query`.'
+    )
+    count: float = Field(
+        ge=0,
+        description="The least value of `query` for a verdict; below it (or no data) "
+        "the check is Inconclusive whatever onNoData says.",
+    )
+
+
 class Metric(ApiModel):
     name: DnsLabel = Field(description="Name of the check, shown in status and Events.")
     query: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
@@ -154,6 +168,14 @@ class Metric(ApiModel):
         default="Absolute",
         description="Absolute judges the canary value; RatioToStable judges canary/stable of the same query.",
     )
+    initial_delay: Window | None = Field(
+        default=None, description="Overrides spec.analysis.initialDelay for this metric."
+    )
+    min_samples: MinSamples | None = Field(
+        default=None,
+        description="Minimum evidence: the check is judged only when this query says there are enough samples "
+        "(on both tracks for RatioToStable); otherwise it is Inconclusive.",
+    )
 
 
 class PrometheusSpec(ApiModel):
@@ -167,7 +189,22 @@ class PrometheusSpec(ApiModel):
 
 class Analysis(ApiModel):
     interval: Interval = Field(default="30s", description="How often each metric is queried (1s to 1h).")
-    failure_limit: int = Field(default=2, ge=1, le=100, description="Consecutive failed checks that roll back.")
+    failure_limit: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Failed checks of one metric that roll back, counted as failureCounting says.",
+    )
+    failure_counting: Literal["Total", "Consecutive"] = Field(
+        default="Total",
+        description="Total: every failed check of the canary (all its steps) or of the bake counts. "
+        "Consecutive: only failures in a row count; a passing check ends the run, an inconclusive one does not.",
+    )
+    initial_delay: Window = Field(
+        default="0s",
+        description="No check is judged (or queried) until the canary pods of a step, or the promoted version "
+        "in its bake, have been available this long; the status says the analysis is warming up.",
+    )
     inconclusive_limit: int = Field(
         default=3, ge=1, le=100, description="Consecutive inconclusive checks that pause the rollout."
     )
@@ -236,11 +273,14 @@ class MetricResult(ApiModel):
     value: float | None = Field(default=None, description="The judged value (a ratio for RatioToStable).")
     stable_value: float | None = None
     verdict: Verdict
-    consecutive_failures: int = 0
+    failures: int = Field(default=0, description="Failed checks in this canary (all steps) or bake.")
+    consecutive_failures: int = Field(default=0, description="Failed checks since the last passing one.")
     consecutive_inconclusive: int = 0
     checked_at: ShortString
     reason: Text | None = None
     query: Text | None = Field(default=None, description="The PromQL that was sent.")
+    samples: float | None = Field(default=None, description="What minSamples.query returned (canary track).")
+    samples_query: Text | None = Field(default=None, description="The minSamples PromQL that was sent.")
 
 
 AnalysisMap = Annotated[dict[str, MetricResult], Field(max_length=16)]

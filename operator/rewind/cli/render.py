@@ -105,13 +105,23 @@ def status(view: dict[str, Any]) -> RenderableType:
     if view["bake"]:
         head.add_row("Baking", f"{view['bake']['version']} since {view['bake']['startedAt']} for {view['bake']['for']}")
     head.add_row("Last healthy", view["lastHealthyVersion"] or "-")
+    analysis = view["analysis"]
+    limit = analysis["failureLimit"]
+    if view["metrics"]:
+        rule = "failed checks" if analysis["failureCounting"] == "Total" else "failures in a row"
+        head.add_row(
+            "Analysis",
+            f"every {analysis['interval']}, warm-up {analysis['initialDelay']}, rollback at {limit} {rule}",
+        )
     parts: list[RenderableType] = [head]
     if view["metrics"]:
-        metrics = _table("METRIC", "VALUE", "VERDICT", "FAILURES", "CHECKED")
+        sampled = any(m.get("samples") is not None for m in view["metrics"].values())
+        metrics = _table("METRIC", "VALUE", "VERDICT", "FAILURES", *(["SAMPLES"] if sampled else []), "CHECKED")
         for name, m in view["metrics"].items():
             value = "-" if m.get("value") is None else f"{m['value']:g}"
-            failures = str(m.get("consecutiveFailures", 0))
-            metrics.add_row(name, value, styled(m["verdict"]), failures, m.get("checkedAt", "-"))
+            failures = f"{m.get('counted', 0)}/{limit}"
+            samples = ["-" if m.get("samples") is None else f"{m['samples']:g}"] if sampled else []
+            metrics.add_row(name, value, styled(m["verdict"]), failures, *samples, m.get("checkedAt", "-"))
         parts += [Text(""), metrics]
     if view["conditions"]:
         conditions = _table("CONDITION", "STATUS", "REASON", "MESSAGE")

@@ -33,6 +33,12 @@ def status_view(md: dict[str, Any]) -> dict[str, Any]:
         "canary": None,
         "update": status.update.wire() if status.update else None,
         "bake": None,
+        "analysis": {
+            "interval": spec.analysis.interval,
+            "failureLimit": spec.analysis.failure_limit,
+            "failureCounting": spec.analysis.failure_counting,
+            "initialDelay": spec.analysis.initial_delay,
+        },
         "metrics": {},
         "conditions": [c.wire() for c in status.conditions or []],
         "settled": settled(md),
@@ -47,15 +53,20 @@ def status_view(md: dict[str, Any]) -> dict[str, Any]:
             "steps": len(spec.strategy.canary.steps),
             "startedAt": c.started_at,
         }
-        view["metrics"] = _metrics(c.analysis)
+        view["metrics"] = _metrics(spec, c.analysis)
     elif status.bake is not None:
         view["bake"] = {"version": status.bake.version, "startedAt": status.bake.started_at, "for": spec.analysis.bake}
-        view["metrics"] = _metrics(status.bake.analysis)
+        view["metrics"] = _metrics(spec, status.bake.analysis)
     return view
 
 
-def _metrics(analysis: dict[str, MetricResult] | None) -> dict[str, Any]:
-    return {name: result.wire() for name, result in sorted((analysis or {}).items())}
+def _metrics(spec: ModelDeploymentSpec, analysis: dict[str, MetricResult] | None) -> dict[str, Any]:
+    """Each metric's last check, with `counted`: the failures that count toward failureLimit."""
+    total = spec.analysis.failure_counting == "Total"
+    return {
+        name: {**result.wire(), "counted": result.failures if total else result.consecutive_failures}
+        for name, result in sorted((analysis or {}).items())
+    }
 
 
 def settled(md: dict[str, Any]) -> bool:

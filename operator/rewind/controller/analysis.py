@@ -8,19 +8,21 @@ import threading
 from kubernetes.client.exceptions import ApiException
 
 from rewind.analysis.check import run_checks
+from rewind.analysis.judge import too_few_samples
 from rewind.analysis.prometheus import PrometheusProvider, auth_headers
 from rewind.analysis.render import QueryContext
 from rewind.api.modeldeployment import ModelDeploymentSpec
 from rewind.controller.config import Config
 from rewind.controller.kube import Kube
+from rewind.controller.metrics import NOT_JUDGED
 from rewind.core.checks import AnalysisRequest
 from rewind.core.model import CheckOutcome
 
 _providers: dict[tuple[str, tuple[tuple[str, str], ...]], PrometheusProvider] = {}
 
 
-def _inconclusive(spec: ModelDeploymentSpec, reason: str) -> dict[str, CheckOutcome]:
-    return {m.name: CheckOutcome(verdict="Inconclusive", reason=reason) for m in spec.analysis.metrics}
+def _inconclusive(request: AnalysisRequest, reason: str) -> dict[str, CheckOutcome]:
+    return {name: CheckOutcome(verdict="Inconclusive", reason=reason) for name in request.metrics}
 
 
 def _headers(kube: Kube, namespace: str, spec: ModelDeploymentSpec) -> dict[str, str]:
@@ -64,12 +66,12 @@ def run(
     """
     url = spec.analysis.prometheus.address or config.prometheus_address
     if not url:
-        return _inconclusive(spec, "no Prometheus address: set spec.analysis.prometheus.address or the operator's")
+        return _inconclusive(request, "no Prometheus address: set spec.analysis.prometheus.address or the operator's")
     try:
         headers = _headers(kube, namespace, spec)
     except (ApiException, ValueError) as exc:
         detail = getattr(exc, "reason", None) or str(exc)
-        return _inconclusive(spec, f"Prometheus credentials unusable: {detail}")
+        return _inconclusive(request, f"Prometheus credentials unusable: {detail}")
     ctx = QueryContext(
         namespace=namespace,
         deployment=name,
@@ -78,20 +80,27 @@ def run(
         track=request.track,
         interval=spec.analysis.interval,
     )
+    metrics = [m for m in spec.analysis.metrics if m.name in request.metrics]  # due, and past their warm-up
     with limit:
         results = run_checks(
             provider=provider(url, headers, config.query_timeout),
-            metrics=spec.analysis.metrics,
+            metrics=metrics,
             ctx=ctx,
             stable_version=stable_version,
         )
     out: dict[str, CheckOutcome] = {}
-    for metric_name, (judgement, measurement, query) in results.items():
+    for metric in metrics:
+        judgement, measurement, query = results[metric.name]
+        if measurement.error is None and too_few_samples(metric, measurement) is not None:
+            NOT_JUDGED.inc()
+        metric_name = metric.name
         out[metric_name] = CheckOutcome(
             verdict=judgement.verdict,
             value=judgement.value,
             stable_value=measurement.stable_value,
             reason=judgement.reason,
             query=query or None,
+            samples=measurement.samples,
+            samples_query=measurement.samples_query,
         )
     return out

@@ -7,6 +7,10 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 ROLLOUTS = Counter("rewind_rollouts_total", "Rollouts that ended, by outcome.", ["outcome"])
 ROLLBACKS = Counter("rewind_rollbacks_total", "Automatic rollbacks, by reason.", ["reason"])
 CHECKS = Counter("rewind_analysis_checks_total", "Analysis checks, by verdict.", ["verdict"])
+NOT_JUDGED = Counter(
+    "rewind_analysis_checks_not_judged_total",
+    "Checks left Inconclusive because their minSamples query counted too few samples (among the Inconclusive).",
+)
 ROLLBACK_SECONDS = Histogram(
     "rewind_rollback_seconds",
     "Time from the failing check (or deadline) being seen to the canary having zero traffic.",

@@ -47,7 +47,9 @@ def progress(plan: Plan) -> None:
         if c is None:
             return
 
-    folded = checks.fold(spec, c.analysis, plan.observed.checks or {}, plan.now)
+    assert c.available_at is not None
+    since = parse_time(c.available_at)
+    folded = checks.fold(spec, c.analysis, plan.observed.checks or {}, plan.now, since=since)
     if plan.observed.checks is not None:
         c = c.model_copy(update={"analysis": folded.analysis})
         plan.update(canary=c)
@@ -66,7 +68,7 @@ def progress(plan: Plan) -> None:
         _manual_promotion(plan, c, plan.observed.promote)
         return
     if spec.analysis.metrics:
-        plan.requeue(checks.wait_for_check(spec, c.analysis, plan.now))
+        plan.requeue(checks.wait_for_check(spec, c.analysis, since, plan.now))
     if spec.paused:
         plan.phase("Paused", _describe(plan, c, "paused (spec.paused)"), progressing="Paused")
         return
@@ -77,13 +79,17 @@ def progress(plan: Plan) -> None:
     if step.pause is None:
         plan.phase("Paused", _describe(plan, c, "waiting for `kubectl rewind promote`"), progressing="Paused")
         return
-    assert c.available_at is not None
-    step_end = parse_time(c.available_at) + parse_duration(step.pause)
+    step_end = since + parse_duration(step.pause)
     # Verdicts count for this step only once taken at this step's weight, not carried over from the last.
-    fresh = all(parse_time(r.checked_at) >= parse_time(c.available_at) for r in (c.analysis or {}).values())
+    fresh = all(parse_time(r.checked_at) >= since for r in (c.analysis or {}).values())
     if plan.now < step_end or not (folded.all_passed and fresh):
+        warm = checks.warming(spec, c.analysis, since, plan.now)
         why = "analysing" if plan.now < step_end else "waiting for a passing check"
-        plan.phase("Progressing", _describe(plan, c, why), progressing="CanaryStep")
+        if warm is not None:
+            why = f"analysis warming up until {warm:%H:%M:%S}"
+        plan.phase(
+            "Progressing", _describe(plan, c, why), progressing="CanaryStep" if warm is None else "AnalysisWarmingUp"
+        )
         if plan.now < step_end:  # past it, only the next check can move the step on: no busy requeue
             plan.requeue(checks.seconds_until(step_end, plan.now))
         return

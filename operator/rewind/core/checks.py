@@ -1,4 +1,4 @@
-"""When analysis is due, and how check results fold into the counters kept in status."""
+"""When analysis is due (interval, warm-up), and how check results fold into the counters kept in status."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rewind.api.common import parse_duration
-from rewind.api.modeldeployment import MetricResult, ModelDeploymentSpec, ModelDeploymentStatus
+from rewind.api.modeldeployment import Metric, MetricResult, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.core.model import CheckOutcome, Track, iso, parse_time
 
 
 @dataclass(frozen=True)
 class AnalysisRequest:
-    """Run every metric for `track`, serving `version`, now."""
+    """Run `metrics` (names, in spec order) for `track`, serving `version`, now."""
 
     track: Track
     version: str
+    metrics: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -27,30 +28,68 @@ class Folded:
     all_passed: bool  # every metric's latest verdict is Pass (vacuously true with no metrics)
 
 
-def _last_checked(analysis: Mapping[str, MetricResult] | None) -> datetime | None:
-    times = [parse_time(r.checked_at) for r in (analysis or {}).values()]
-    return max(times) if times else None
+@dataclass(frozen=True)
+class Window:
+    """What is under analysis: a canary step from its pods' availability, or a bake from its start."""
+
+    track: Track
+    version: str
+    since: datetime
+    analysis: Mapping[str, MetricResult] | None
 
 
-def next_check(spec: ModelDeploymentSpec, analysis: Mapping[str, MetricResult] | None) -> datetime | None:
-    """When the next check is due; None means now (never checked)."""
-    last = _last_checked(analysis)
-    return None if last is None else last + parse_duration(spec.analysis.interval)
+def window(status: ModelDeploymentStatus) -> Window | None:
+    """Only a running canary (once available) or a bake of the stable version is analysed."""
+    canary = status.canary
+    if canary is not None:
+        if canary.promoting or canary.available_at is None:
+            return None
+        return Window("canary", canary.version, parse_time(canary.available_at), canary.analysis)
+    bake = status.bake
+    if bake is not None and bake.version == status.stable_version:
+        return Window("stable", bake.version, parse_time(bake.started_at), bake.analysis)
+    return None
+
+
+def initial_delay(spec: ModelDeploymentSpec, metric: Metric) -> timedelta:
+    return parse_duration(metric.initial_delay or spec.analysis.initial_delay)
+
+
+def schedule(
+    spec: ModelDeploymentSpec, analysis: Mapping[str, MetricResult] | None, since: datetime
+) -> dict[str, datetime]:
+    """When each metric is due next: an interval after its last check, or `since` + its initialDelay.
+
+    A metric with a result in `analysis` has been checked in this canary or bake (at an earlier step,
+    perhaps): its warm-up is over. One never checked waits out its initialDelay from `since`.
+    """
+    interval = parse_duration(spec.analysis.interval)
+    results = analysis or {}
+    return {
+        m.name: parse_time(results[m.name].checked_at) + interval
+        if m.name in results
+        else since + initial_delay(spec, m)
+        for m in spec.analysis.metrics
+    }
+
+
+def warming(
+    spec: ModelDeploymentSpec, analysis: Mapping[str, MetricResult] | None, since: datetime, now: datetime
+) -> datetime | None:
+    """When the warm-up ends, while some metric was never checked and its initialDelay is not over."""
+    results = analysis or {}
+    ends = [since + initial_delay(spec, m) for m in spec.analysis.metrics if m.name not in results]
+    pending = [end for end in ends if end > now]
+    return max(pending) if pending else None
 
 
 def due(spec: ModelDeploymentSpec, status: ModelDeploymentStatus, now: datetime) -> AnalysisRequest | None:
-    """Which track to analyse this tick, if any. Only a running canary (once available) or a bake is."""
-    if not spec.analysis.metrics:
+    """Which track and metrics to analyse this tick, if any: the metrics whose check is due by `schedule`."""
+    under = window(status)
+    if under is None or not spec.analysis.metrics:
         return None
-    canary = status.canary
-    if canary is not None and not canary.promoting and canary.available_at is not None:
-        at = next_check(spec, canary.analysis)
-        return AnalysisRequest("canary", canary.version) if at is None or at <= now else None
-    bake = status.bake
-    if canary is None and bake is not None and bake.version == status.stable_version:
-        at = next_check(spec, bake.analysis)
-        return AnalysisRequest("stable", bake.version) if at is None or at <= now else None
-    return None
+    names = tuple(name for name, at in schedule(spec, under.analysis, under.since).items() if at <= now)
+    return AnalysisRequest(under.track, under.version, names) if names else None
 
 
 def fold(
@@ -58,30 +97,49 @@ def fold(
     previous: Mapping[str, MetricResult] | None,
     checks: Mapping[str, CheckOutcome],
     now: datetime,
+    *,
+    since: datetime | None = None,
 ) -> Folded:
-    """Fold this tick's checks into the consecutive-failure and -inconclusive counters."""
+    """Fold this tick's checks into the failure and inconclusive counters.
+
+    `failures` counts every failed check of the canary (all its steps) or bake; `consecutiveFailures` the
+    failures since the last passing check: an inconclusive check neither resets nor adds to either. With
+    `since` (the start of the analysis window), a check that was not due (a metric still warming up, or
+    checked less than an interval ago) is dropped unjudged, whoever ran it.
+    """
     analysis = dict(previous or {})
+    if since is not None:
+        on_time = schedule(spec, previous, since)
+        checks = {n: o for n, o in checks.items() if n in on_time and on_time[n] <= now}
     for name, outcome in checks.items():
         prior = analysis.get(name)
-        failures = (prior.consecutive_failures if prior else 0) + 1 if outcome.verdict == "Fail" else 0
+        failed = 1 if outcome.verdict == "Fail" else 0
+        # max(): a status written before `failures` existed still counts the run it had.
+        failures = (max(prior.failures, prior.consecutive_failures) if prior else 0) + failed
+        run = 0 if outcome.verdict == "Pass" else (prior.consecutive_failures if prior else 0) + failed
         stalls = (prior.consecutive_inconclusive if prior else 0) + 1 if outcome.verdict == "Inconclusive" else 0
         analysis[name] = MetricResult(
             value=outcome.value,
             stable_value=outcome.stable_value,
             verdict=outcome.verdict,
-            consecutive_failures=failures,
+            failures=failures,
+            consecutive_failures=run,
             consecutive_inconclusive=stalls,
             checked_at=iso(now),
             reason=outcome.reason or None,
             query=outcome.query,
+            samples=outcome.samples,
+            samples_query=outcome.samples_query,
         )
     limit, stall_limit = spec.analysis.failure_limit, spec.analysis.inconclusive_limit
+    total = spec.analysis.failure_counting == "Total"
     names = [m.name for m in spec.analysis.metrics]
+    current = {n: analysis[n] for n in names if n in analysis}
     return Folded(
-        analysis={n: analysis[n] for n in names if n in analysis},
-        failed={n: r for n, r in analysis.items() if n in names and r.consecutive_failures >= limit},
-        stalled=any(r.consecutive_inconclusive >= stall_limit for n, r in analysis.items() if n in names),
-        all_passed=all(n in analysis and analysis[n].verdict == "Pass" for n in names),
+        analysis=current,
+        failed={n: r for n, r in current.items() if (r.failures if total else r.consecutive_failures) >= limit},
+        stalled=any(r.consecutive_inconclusive >= stall_limit for r in current.values()),
+        all_passed=all(n in current and current[n].verdict == "Pass" for n in names),
     )
 
 
@@ -94,9 +152,12 @@ def describe(failed: Mapping[str, MetricResult]) -> str:
     return "; ".join(parts)
 
 
-def wait_for_check(spec: ModelDeploymentSpec, analysis: Mapping[str, MetricResult] | None, now: datetime) -> float:
-    """Seconds until the next check is due; 0 when nothing was checked yet (the first check is due at once)."""
-    return seconds_until(next_check(spec, analysis), now) or 0.0
+def wait_for_check(
+    spec: ModelDeploymentSpec, analysis: Mapping[str, MetricResult] | None, since: datetime, now: datetime
+) -> float | None:
+    """Seconds until the next metric is due (0: one is due now); None without metrics."""
+    times = schedule(spec, analysis, since).values()
+    return seconds_until(min(times), now) if times else None
 
 
 def seconds_until(moment: datetime | None, now: datetime) -> float | None:

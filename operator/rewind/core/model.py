@@ -60,6 +60,8 @@ class CheckOutcome:
     stable_value: float | None = None
     reason: str = ""
     query: str | None = None
+    samples: float | None = None  # what the metric's minSamples query returned, if it has one
+    samples_query: str | None = None
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def _skew_warning(plan: Plan, stable: str) -> str:
 
 def _bake(plan: Plan, bake: BakeStatus) -> None:
     spec = plan.spec
-    folded = checks.fold(spec, bake.analysis, plan.observed.checks or {}, plan.now)
+    since = parse_time(bake.started_at)
+    folded = checks.fold(spec, bake.analysis, plan.observed.checks or {}, plan.now, since=since)
     if plan.observed.checks is not None:
         bake = bake.model_copy(update={"analysis": folded.analysis})
         plan.update(bake=bake)
@@ -61,7 +62,7 @@ def _bake(plan: Plan, bake: BakeStatus) -> None:
         detail = checks.describe(folded.failed)
         roll_back(plan, bad=bake.version, track="stable", reason="BakeFailed", detail=detail)
         return
-    end = parse_time(bake.started_at) + parse_duration(spec.analysis.bake)
+    end = since + parse_duration(spec.analysis.bake)
     if plan.now >= end and folded.all_passed:
         history = update_open(
             plan.status.history,
@@ -75,10 +76,13 @@ def _bake(plan: Plan, bake: BakeStatus) -> None:
     if folded.stalled:
         why = "bake analysis inconclusive (Prometheus unreachable or no data)"
         plan.phase("Paused", f"{bake.version} serves; {why}", progressing="AnalysisInconclusive")
+    elif (warm := checks.warming(spec, bake.analysis, since, plan.now)) is not None:
+        message = f"{bake.version} serves; analysis warming up until {warm:%H:%M:%S}, baking until {end:%H:%M:%S}"
+        plan.phase("Progressing", message, progressing="AnalysisWarmingUp")
     else:
         plan.phase("Progressing", f"{bake.version} serves; baking until {end:%H:%M:%S}", progressing="Baking")
     if spec.analysis.metrics:
-        plan.requeue(checks.wait_for_check(spec, bake.analysis, plan.now))
+        plan.requeue(checks.wait_for_check(spec, bake.analysis, since, plan.now))
     if plan.now < end:
         plan.requeue(checks.seconds_until(end, plan.now))
 

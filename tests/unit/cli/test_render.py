@@ -170,3 +170,30 @@ def test_off_a_terminal_tables_keep_whole_digests_and_no_trailing_padding() -> N
     out = buffer.getvalue()
     assert DIGEST in out and other in out and "…" not in out
     assert all(line == line.rstrip() for line in out.splitlines())
+
+
+def test_status_shows_failures_against_the_limit_samples_and_the_analysis_settings() -> None:
+    analysis = {
+        "error-rate": {
+            "verdict": "Inconclusive",
+            "checkedAt": "2025-01-31T14:01:30Z",
+            "failures": 1,
+            "consecutiveFailures": 0,
+            "samples": 3,
+            "reason": "error-rate: not judged: 3 samples < minimum 100",
+        }
+    }
+    doc = md(phase="Progressing", stableVersion="1.0.0", canary={**CANARY, "analysis": analysis})
+    doc["spec"]["analysis"] = {"initialDelay": "20s"}
+    view = views.status_view(doc)
+    assert view["analysis"] == {"interval": "30s", "failureLimit": 2, "failureCounting": "Total", "initialDelay": "20s"}
+    assert view["metrics"]["error-rate"]["counted"] == 1
+    plain = text(render.status(view))
+    assert "every 30s, warm-up 20s, rollback at 2 failed checks" in plain
+    assert "SAMPLES" in plain
+    row = next(line for line in plain.splitlines() if line.startswith("error-rate"))
+    assert row.split()[:5] == ["error-rate", "-", "Inconclusive", "1/2", "3"]
+    doc["spec"]["analysis"] = {"failureCounting": "Consecutive"}
+    view = views.status_view(doc)
+    assert view["metrics"]["error-rate"]["counted"] == 0
+    assert "rollback at 2 failures in a row" in text(render.status(view))

@@ -35,7 +35,7 @@ def test_at_most_analysis_workers_ticks_query_at_once(monkeypatch: pytest.Monkey
     config = Config(prometheus_address="http://prometheus:9090", analysis_workers=2, query_timeout=1.5)
     rt = Runtime.build(kube=None, config=config, store=Store())  # type: ignore[arg-type]
     spec = ModelDeploymentSpec.model_validate(md("fraud", "1.0.0")["spec"])
-    request = AnalysisRequest(track="canary", version="1.0.0")
+    request = AnalysisRequest(track="canary", version="1.0.0", metrics=())
 
     def one(_: int) -> None:
         analysis.run(

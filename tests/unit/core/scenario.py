@@ -132,6 +132,9 @@ class World:
     canary: TrackState = field(default_factory=TrackState)
     pods_ok: dict[str, bool] = field(default_factory=lambda: {"stable": True, "canary": True})
     verdict: CheckOutcome = PASS  # what every metric says when analysis runs
+    # When set, what one metric says when analysis runs: (world, request, metric name) -> outcome.
+    oracle: Callable[[World, AnalysisRequest, str], CheckOutcome] | None = None
+    query_all: bool = False  # a controller that queries every metric, not only those the core asked for
     roundtrip: bool = False  # write status as wire JSON and read it back after every decision
     generation: int = 1
     decisions: list[Decision] = field(default_factory=list)
@@ -148,7 +151,8 @@ class World:
         request = checks.due(self.spec, self.status, self.now)
         if request is not None:
             self.analyses.append((self.now, request))
-            outcomes = {m.name: self.verdict for m in self.spec.analysis.metrics}
+            names = [m.name for m in self.spec.analysis.metrics] if self.query_all else request.metrics
+            outcomes = {n: self.oracle(self, request, n) if self.oracle else self.verdict for n in names}
         return Observed(
             versions=dict(self.versions),
             stable=self.stable,

@@ -51,7 +51,7 @@ def test_canary_analysis_starts_only_once_its_pods_are_available() -> None:
     waiting = status(canary=canary().wire())
     assert checks.due(SPEC, waiting, at(100)) is None
     available = status(canary=canary(availableAt=stamp(5)).wire())
-    assert checks.due(SPEC, available, at(5)) == AnalysisRequest("canary", "1.1.0")
+    assert checks.due(SPEC, available, at(5)) == AnalysisRequest("canary", "1.1.0", ("error-rate",))
 
 
 def test_canary_analysis_runs_every_interval() -> None:
@@ -59,8 +59,8 @@ def test_canary_analysis_runs_every_interval() -> None:
         canary=canary(availableAt=stamp(5), analysis={"error-rate": result("Pass", checked=5).wire()}).wire()
     )
     assert checks.due(SPEC, checked, at(34)) is None
-    assert checks.due(SPEC, checked, at(35)) == AnalysisRequest("canary", "1.1.0")
-    assert checks.due(SPEC, checked, at(90)) == AnalysisRequest("canary", "1.1.0")
+    assert checks.due(SPEC, checked, at(35)) == AnalysisRequest("canary", "1.1.0", ("error-rate",))
+    assert checks.due(SPEC, checked, at(90)) == AnalysisRequest("canary", "1.1.0", ("error-rate",))
 
 
 def test_no_canary_analysis_while_promoting() -> None:
@@ -70,13 +70,13 @@ def test_no_canary_analysis_while_promoting() -> None:
 
 def test_bake_analysis_of_the_stable_version() -> None:
     baking = status(stableVersion="1.1.0", bake={"version": "1.1.0", "startedAt": stamp(0)})
-    assert checks.due(SPEC, baking, at(0)) == AnalysisRequest("stable", "1.1.0")
+    assert checks.due(SPEC, baking, at(0)) == AnalysisRequest("stable", "1.1.0", ("error-rate",))
     checked = BakeStatus.model_validate(
         {"version": "1.1.0", "startedAt": stamp(0), "analysis": {"error-rate": result("Pass", checked=0).wire()}}
     )
     baked = status(stableVersion="1.1.0", bake=checked.wire())
     assert checks.due(SPEC, baked, at(29)) is None
-    assert checks.due(SPEC, baked, at(30)) == AnalysisRequest("stable", "1.1.0")
+    assert checks.due(SPEC, baked, at(30)) == AnalysisRequest("stable", "1.1.0", ("error-rate",))
     # a bake left over for a version that no longer holds stable is not analysed
     assert checks.due(SPEC, status(bake={"version": "1.1.0", "startedAt": stamp(0)}), at(0)) is None
 
@@ -89,10 +89,10 @@ def test_a_canary_takes_precedence_over_a_bake() -> None:
     )
     assert checks.due(SPEC, both, at(0)) is None  # the canary is not available yet, and the bake waits for it
     both = both.model_copy(update={"canary": canary(version="1.2.0", availableAt=stamp(0))})
-    assert checks.due(SPEC, both, at(0)) == AnalysisRequest("canary", "1.2.0")
+    assert checks.due(SPEC, both, at(0)) == AnalysisRequest("canary", "1.2.0", ("error-rate",))
 
 
-def test_fold_counts_consecutive_failures_and_resets_on_pass() -> None:
+def test_fold_counts_failures_and_a_pass_ends_a_run() -> None:
     one = checks.fold(SPEC, None, {"error-rate": FAIL}, at(0))
     assert one.analysis["error-rate"].consecutive_failures == 1
     assert one.failed == {}
@@ -102,18 +102,19 @@ def test_fold_counts_consecutive_failures_and_resets_on_pass() -> None:
     assert set(two.failed) == {"error-rate"}
     reset = checks.fold(SPEC, one.analysis, {"error-rate": PASS}, at(30))
     assert reset.analysis["error-rate"].consecutive_failures == 0
-    assert reset.failed == {}
+    assert reset.failed == {}  # one failure in all: under the limit of 2
     assert reset.all_passed
     assert reset.analysis["error-rate"] == MetricResult(
-        value=0.01, verdict="Pass", consecutive_failures=0, consecutive_inconclusive=0, checked_at=stamp(30)
+        value=0.01, verdict="Pass", failures=1, consecutive_failures=0, consecutive_inconclusive=0, checked_at=stamp(30)
     )
 
 
-def test_inconclusive_breaks_a_run_of_failures_and_stalls_at_its_limit() -> None:
+def test_inconclusive_neither_breaks_nor_adds_to_a_run_of_failures_and_stalls_at_its_limit() -> None:
     failed_once = checks.fold(SPEC, None, {"error-rate": FAIL}, at(0))
     unsure = checks.fold(SPEC, failed_once.analysis, {"error-rate": INCONCLUSIVE}, at(30))
-    # an inconclusive check breaks the run of failures: only *consecutive* failures roll back
-    assert unsure.analysis["error-rate"].consecutive_failures == 0
+    # no data is no evidence either way: the failure before it still counts, in a row too (issue 13)
+    assert unsure.analysis["error-rate"].failures == 1
+    assert unsure.analysis["error-rate"].consecutive_failures == 1
     assert unsure.analysis["error-rate"].consecutive_inconclusive == 1
     folded = unsure
     for i in range(2):
@@ -122,6 +123,7 @@ def test_inconclusive_breaks_a_run_of_failures_and_stalls_at_its_limit() -> None
     assert folded.stalled
     assert folded.failed == {}
     assert not checks.fold(SPEC, folded.analysis, {"error-rate": PASS}, at(200)).stalled
+    assert set(checks.fold(SPEC, folded.analysis, {"error-rate": FAIL}, at(200)).failed) == {"error-rate"}
 
 
 def test_fold_without_checks_keeps_the_counters() -> None:
@@ -147,6 +149,7 @@ def test_fold_records_the_judged_values_and_query() -> None:
         "value": 1.5,
         "stableValue": 0.2,
         "verdict": "Fail",
+        "failures": 1,
         "consecutiveFailures": 1,
         "consecutiveInconclusive": 0,
         "checkedAt": stamp(0),
@@ -163,15 +166,42 @@ def test_describe_lists_the_failing_values() -> None:
     assert checks.describe(failed) == "error-rate=no data; latency=1.533 (latency > max)"
 
 
-def test_next_check_and_waits() -> None:
-    assert checks.next_check(SPEC, None) is None
-    analysis = {"error-rate": result("Pass", checked=10), "other": result("Pass", checked=20)}
-    assert checks.next_check(SPEC, analysis) == at(50)  # from the latest check
-    assert checks.wait_for_check(SPEC, None, at(0)) == 0.0  # never checked: due at once
-    assert checks.wait_for_check(SPEC, analysis, at(45)) == 5.0
-    assert checks.wait_for_check(SPEC, analysis, at(60)) == 0.0
+def test_schedule_and_waits() -> None:
+    assert checks.schedule(SPEC, None, at(5)) == {"error-rate": at(5)}  # never checked: due at once
+    analysis = {"error-rate": result("Pass", checked=10), "latency": result("Pass", checked=20)}
+    assert checks.schedule(TWO, analysis, at(0)) == {"error-rate": at(40), "latency": at(50)}  # each its own
+    assert checks.wait_for_check(SPEC, None, at(0), at(0)) == 0.0
+    assert checks.wait_for_check(TWO, analysis, at(0), at(35)) == 5.0
+    assert checks.wait_for_check(TWO, analysis, at(0), at(60)) == 0.0
+    assert checks.wait_for_check(make_spec(), None, at(0), at(0)) is None  # no metrics, nothing to wait for
     assert checks.seconds_until(None, at(0)) is None
     assert checks.seconds_until(at(3), at(10)) == 0.0
+
+
+def test_warm_up_delays_the_first_check_of_each_metric() -> None:
+    slow = {**LATENCY, "initialDelay": "45s"}
+    spec = make_spec("1.1.0", analysis={"initialDelay": "10s", "metrics": [ERROR_RATE, slow]})
+    assert checks.schedule(spec, None, at(5)) == {"error-rate": at(15), "latency": at(50)}
+    assert checks.warming(spec, None, at(5), at(14)) == at(50)
+    assert checks.warming(spec, {"error-rate": result("Pass", checked=15)}, at(5), at(49)) == at(50)
+    assert checks.warming(spec, None, at(5), at(50)) is None
+    running = status(canary=canary(availableAt=stamp(5)).wire())
+    assert checks.due(spec, running, at(14)) is None
+    assert checks.due(spec, running, at(15)) == AnalysisRequest("canary", "1.1.0", ("error-rate",))
+    assert checks.due(spec, running, at(50)) == AnalysisRequest("canary", "1.1.0", ("error-rate", "latency"))
+    # checked at an earlier step: the warm-up is over, whenever this step's pods became available
+    earlier = status(
+        canary=canary(availableAt=stamp(100), analysis={"latency": result("Pass", checked=60).wire()}).wire()
+    )
+    assert checks.due(spec, earlier, at(100)) == AnalysisRequest("canary", "1.1.0", ("latency",))
+
+
+def test_fold_drops_checks_that_were_not_due() -> None:
+    spec = make_spec("1.1.0", metrics=True, analysis={"initialDelay": "10s"})
+    assert checks.fold(spec, None, {"error-rate": FAIL}, at(9), since=at(0)).analysis == {}
+    assert set(checks.fold(spec, None, {"error-rate": FAIL}, at(10), since=at(0)).analysis) == {"error-rate"}
+    previous = {"error-rate": result("Fail", checked=10, failures=1)}
+    assert checks.fold(spec, previous, {"error-rate": FAIL}, at(20), since=at(0)).analysis == previous  # too soon
 
 
 @pytest.mark.parametrize("verdict", ["Pass", "Fail", "Inconclusive"])
@@ -184,4 +214,4 @@ def test_the_interval_survives_the_round_trip_through_status_to_the_millisecond(
     spec = make_spec(metrics=True, analysis={"interval": "1s"})
     checked = at(0) + timedelta(milliseconds=912)
     result = MetricResult(verdict="Fail", checked_at=iso(checked))
-    assert checks.next_check(spec, {"error-rate": result}) == checked + timedelta(seconds=1)
+    assert checks.schedule(spec, {"error-rate": result}, at(0)) == {"error-rate": checked + timedelta(seconds=1)}

@@ -96,7 +96,7 @@ def test_each_step_is_analysed_every_interval_from_availability_then_advances() 
     assert serving(second)[-2:] == [EnsureTrack("stable", "1.0.0", 2), EnsureTrack("canary", "1.1.0", 2)]
     assert events(second) == [("Normal", "CanaryStep")]
     assert [(w - t).total_seconds() for w, _ in world.analyses] == [1, 31, 61]
-    assert {r for _, r in world.analyses} == {AnalysisRequest("canary", "1.1.0")}
+    assert {r for _, r in world.analyses} == {AnalysisRequest("canary", "1.1.0", ("error-rate",))}
 
 
 def test_all_steps_passed_promote_then_bake_to_healthy() -> None:
@@ -152,7 +152,7 @@ def test_all_steps_passed_promote_then_bake_to_healthy() -> None:
     assert world.status.history[-1].healthy_at == iso(world.now)
     assert events(world.decisions[-1]) == [("Normal", "Healthy")]
     assert [(w - bake_start).total_seconds() for w, _ in world.analyses] == list(range(0, 301, 30))
-    assert {r for _, r in world.analyses} == {AnalysisRequest("stable", "1.1.0")}
+    assert {r for _, r in world.analyses} == {AnalysisRequest("stable", "1.1.0", ("error-rate",))}
     assert stable_versions(world) == {"1.0.0", "1.1.0"}
     assert world.canary.replicas == 0
 
