@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv crds crds-check lint test test-unit test-e2e testenv cluster-up cluster-down demo bench clean \
-	chart-lint golden chart-docs kind-e2e bench-rollback
+	chart-lint golden chart-docs kind-e2e bench-rollback images
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ chart-docs: $(STAMP) ## regenerate charts/rewind/README.md from the comments in 
 
 kind-e2e: $(STAMP) ## needs Docker and kind: cluster, image, chart, Prometheus, real MLServer rollout, e2e suite
 	hack/kind-e2e.sh
+
+images: $(STAMP) ## build the operator, MLServer and pause images offline (cached by input hash); print TAG PATH
+	$(BIN)/python hack/images.py all
 
 cluster-up: testenv ## start a local control plane with fake nodes (kubeconfig: .cluster/kubeconfig)
 	hack/cluster.sh up
