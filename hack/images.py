@@ -61,7 +61,9 @@ EPOCH = "1970-01-01T00:00:00Z"  # `created`: the image id depends on its content
 
 # What turns a debootstrap minbase into the equivalent of Docker's debian:<suite>-slim (debuerreotype's
 # slimming and apt settings, the policy-rc.d that keeps daemons from starting during builds, the
-# updates and security suites). Part of the base's cache key.
+# updates and security suites). Part of the base's cache key, with BASE_RECIPE: bump it when
+# base_rootfs changes what it makes.
+BASE_RECIPE = "2"
 _DPKG_SLIM = """\
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
@@ -156,7 +158,7 @@ def input_digest(context: Path, files: list[str]) -> str:
 def base_key(base: str) -> str:
     if base == "scratch":
         return "scratch"
-    return f"base-{base}-{digest(base, MIRROR, 'minbase', _DPKG_SLIM, _APT_SLIM, _SOURCES, *_SLIM)[:12]}"
+    return f"base-{base}-{digest(BASE_RECIPE, base, MIRROR, 'minbase', _DPKG_SLIM, _APT_SLIM, _SOURCES, *_SLIM)[:12]}"
 
 
 def base_rootfs(base: str, *, cache: Path) -> Path | None:
@@ -171,6 +173,7 @@ def base_rootfs(base: str, *, cache: Path) -> Path | None:
             return path
         log(f"debootstrap {base} from {MIRROR} into {path} (once, about a minute or two)")
         tmp = Path(tempfile.mkdtemp(dir=cache, prefix=f".{base_key(base)}-"))
+        tmp.chmod(0o755)  # it becomes `/`: mkdtemp's 0700 would lock out every user but root
         try:
             subprocess.run(
                 ["debootstrap", "--variant=minbase", base, str(tmp), MIRROR], check=True, stdout=subprocess.DEVNULL
@@ -185,21 +188,24 @@ def base_rootfs(base: str, *, cache: Path) -> Path | None:
             (tmp / "etc/resolv.conf").unlink(missing_ok=True)  # the runtime provides one
             (tmp / "etc/hostname").unlink(missing_ok=True)
             for pattern in _SLIM:
-                for path in tmp.glob(pattern):
-                    if path.is_dir() and not path.is_symlink():
-                        shutil.rmtree(path)
+                for junk in tmp.glob(pattern):
+                    if junk.is_dir() and not junk.is_symlink():
+                        shutil.rmtree(junk)
                     else:
-                        path.unlink()
-            for path in sorted((tmp / "usr/share/doc").rglob("*"), reverse=True):  # deepest first
-                if path.is_dir() and not path.is_symlink():
+                        junk.unlink()
+            for doc in sorted((tmp / "usr/share/doc").rglob("*"), reverse=True):  # deepest first
+                if doc.is_dir() and not doc.is_symlink():
                     with contextlib.suppress(OSError):
-                        path.rmdir()  # only if empty
-                elif path.name != "copyright":
-                    path.unlink()
+                        doc.rmdir()  # only if empty
+                elif doc.name != "copyright":
+                    doc.unlink()
             tmp.rename(path)
         except BaseException:
             _remove_tree(tmp)
             raise
+        for old in cache.glob(f"base-{base}-*"):  # made by an older recipe
+            if old != path and old.is_dir():
+                _remove_tree(old)
     return path
 
 
@@ -280,37 +286,43 @@ PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "ftp_proxy", "all_pr
 
 @contextlib.contextmanager
 def build_environment(root: Path) -> Iterator[dict[str, str]]:
-    """What one RUN borrows from the host, undone afterwards (also on error) so no image keeps it: /proc,
-    the host's resolv.conf, and the host's CA bundle (a machine behind a TLS-inspecting proxy trusts its
+    """What one RUN borrows from the host, undone afterwards (also on error) so no image keeps it: /proc and
+    /dev/pts, the host's resolv.conf, and the host's CA bundle (a machine behind a TLS-inspecting proxy trusts its
     CA; the image's own bundle does not). Yields the variables that point TLS clients at that bundle,
     plus the host's proxy variables (Docker passes those to RUN the same way)."""
-    saved: list[tuple[Path, Path]] = []
-    for name in ("resolv.conf",):
-        path, aside = root / "etc" / name, root / "etc" / f".{name}.rewind-build"
-        if path.exists() or path.is_symlink():
-            path.rename(aside)
-            saved.append((path, aside))
+    resolv, aside = root / "etc" / "resolv.conf", root / "etc" / ".resolv.conf.rewind-build"
+    had_resolv = resolv.exists() or resolv.is_symlink()
+    if had_resolv:
+        resolv.rename(aside)
     host_ca = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
     ca = root / BUILD_CA.lstrip("/")
     env = {k: v for k, v in os.environ.items() if k.lower() in PROXY_VARIABLES}
-    proc = root / "proc"
-    proc.mkdir(exist_ok=True)
     try:
-        shutil.copyfile("/etc/resolv.conf", root / "etc" / "resolv.conf")
+        shutil.copyfile("/etc/resolv.conf", resolv)
         if host_ca.is_file():
             shutil.copyfile(host_ca, ca)
             env.update({k: BUILD_CA for k in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")})
-        subprocess.run(["mount", "-t", "proc", "proc", str(proc)], check=True)
-        try:
+        with contextlib.ExitStack() as mounts:
+            mounts.enter_context(_mounted(root / "proc", "proc"))
+            # A private devpts: /dev/ptmx then opens it (Linux 4.7+), so apt and friends get a terminal.
+            mounts.enter_context(_mounted(root / "dev" / "pts", "devpts", "newinstance,ptmxmode=0666,mode=0620"))
             yield env
-        finally:
-            if subprocess.run(["umount", str(proc)], check=False).returncode != 0:
-                subprocess.run(["umount", "-l", str(proc)], check=True)  # a process left behind holds it
     finally:
         ca.unlink(missing_ok=True)
-        (root / "etc" / "resolv.conf").unlink(missing_ok=True)
-        for path, aside in saved:
-            aside.rename(path)
+        resolv.unlink(missing_ok=True)
+        if had_resolv:
+            aside.rename(resolv)
+
+
+@contextlib.contextmanager
+def _mounted(target: Path, fstype: str, options: str = "") -> Iterator[None]:
+    target.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", fstype, *(["-o", options] if options else []), fstype, str(target)], check=True)
+    try:
+        yield
+    finally:
+        if subprocess.run(["umount", str(target)], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", str(target)], check=True)  # a process left behind holds it
 
 
 def run_step(root: Path, step: dockerfile.Run) -> None:
@@ -478,7 +490,7 @@ def build(
         base = base_rootfs(the_plan.base, cache=cache)
         rootfs = work / "rootfs"
         if base is None:
-            rootfs.mkdir()
+            rootfs.mkdir(mode=0o755)
         else:
             subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(rootfs)], check=True)
         for number, step in enumerate(the_plan.steps, start=1):
