@@ -64,6 +64,9 @@ chart-docs: $(STAMP) ## regenerate charts/rewind/README.md from the comments in 
 kind-e2e: $(STAMP) ## needs Docker and kind: cluster, image, chart, Prometheus, real MLServer rollout, e2e suite
 	hack/kind-e2e.sh
 
+images: $(STAMP) ## build the operator, MLServer and pause images offline (cached by input hash); print TAG PATH
+	$(BIN)/python hack/images.py all
+
 cluster-up: testenv ## start a local control plane with fake nodes (kubeconfig: .cluster/kubeconfig)
 	hack/cluster.sh up
 

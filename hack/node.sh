@@ -25,7 +25,7 @@ LOCK=/run/rewind-real-node.lock
 BRIDGE=rewind0
 POD_CIDR="${REWIND_NODE_POD_CIDR:-10.244.0.0/24}"
 POD_GW="${POD_CIDR%.*}.1"
-SANDBOX_IMAGE=rewind.local/pause:1
+SANDBOX_IMAGE=registry.k8s.io/pause:3.10  # built here by hack/images.py pause, never pulled
 export PATH="$BIN:$PATH"
 
 log() { echo "node: $*" >&2; }
@@ -160,7 +160,7 @@ up() {
 
   start containerd containerd --config "$NODE/containerd.toml"
   wait_until containerd 30 ctr_ version
-  hack/node.sh import "$(dirname "$NODE")" "${REWIND_PAUSE_TAR:-$(python3 hack/images.py pause --tag "$SANDBOX_IMAGE")}"
+  hack/node.sh import "$(dirname "$NODE")" "$(python3 hack/images.py pause --tag "$SANDBOX_IMAGE")"
 
   start kubelet kubelet --config "$NODE/kubelet.yaml" --kubeconfig "$NODE/kubeconfig" \
     --root-dir "$NODE/kubelet" --hostname-override "$name" --node-ip "$ip" \

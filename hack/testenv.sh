@@ -91,7 +91,8 @@ gateway_crds() {
 gateway_crds
 
 # Debian packages: Prometheus (with promtool) for the e2e tier and PromQL checks, lua5.4 for the Argo CD
-# health checks (deploy/argocd/health/*.lua) that the tests run.
+# health checks (deploy/argocd/health/*.lua) that the tests run, debootstrap for the base root filesystem
+# of the images that hack/images.py builds without a registry.
 debs=()
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || debs+=(prometheus)
 command -v lua5.4 >/dev/null 2>&1 || debs+=(lua5.4)

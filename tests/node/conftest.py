@@ -38,8 +38,8 @@ def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Clu
     if given:
         yield stack.Cluster(
             kubeconfig=given,
-            operator_image=os.environ.get("REWIND_NODE_OPERATOR_IMAGE", "rewind.local/rewind:dev"),
-            mlserver_image=os.environ.get("REWIND_NODE_MLSERVER_IMAGE", "rewind.local/mlserver:dev"),
+            operator_image=os.environ.get("REWIND_NODE_OPERATOR_IMAGE", stack.OPERATOR_IMAGE),
+            mlserver_image=os.environ.get("REWIND_NODE_MLSERVER_IMAGE", stack.MLSERVER_IMAGE),
             placement={},
         )
         return

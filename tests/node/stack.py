@@ -26,8 +26,7 @@ from tests.e2e.support import free_port, wait_for
 from tests.tools import ROOT, built_binary
 
 OPERATOR_IMAGE = "rewind.local/rewind:dev"
-MLSERVER_IMAGE = "rewind.local/mlserver:dev"
-MLSERVER_DOCKERFILE = ROOT / "deploy" / "images" / "mlserver" / "Dockerfile"
+MLSERVER_IMAGE = "rewind.local/mlserver:1.7.1"
 REAL_NODE_LABEL = "rewind.dev/real-node"
 REAL_NODE_PLACEMENT: dict[str, Any] = {
     "nodeSelector": {REAL_NODE_LABEL: "true"},
@@ -48,29 +47,14 @@ class Cluster:
 
 
 def build_images() -> dict[str, str]:
-    """Build (or take from the cache) the operator and MLServer images; image name -> docker-archive path."""
-    out: dict[str, str] = {}
-    builds = {
-        OPERATOR_IMAGE: ["build", "--dockerfile", str(ROOT / "operator" / "Dockerfile"), "--context", str(ROOT)],
-        MLSERVER_IMAGE: [
-            "build",
-            "--dockerfile",
-            str(MLSERVER_DOCKERFILE),
-            "--context",
-            str(MLSERVER_DOCKERFILE.parent),
-        ],
-    }
-    for tag, args in builds.items():
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "hack" / "images.py"), *args, "--tag", tag],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"building {tag} failed:\n{done.stderr[-4000:]}")
-        out[tag] = done.stdout.strip().splitlines()[-1]
-    return out
+    """Build (or take from the cache) the project's images (`hack/images.py all`): tag -> docker-archive."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "hack" / "images.py"), "all"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"building the images failed:\n{done.stderr[-4000:]}")
+    pairs = (line.split(" ", 1) for line in done.stdout.strip().splitlines())
+    return {tag: path for tag, path in pairs}
 
 
 def node_ip(api: client.ApiClient) -> str:
