@@ -47,9 +47,6 @@ test-e2e: $(STAMP) testenv ## the e2e tier against a real control plane and Prom
 test-node: $(STAMP) testenv ## the node tier: a real node, real pods from images built here (one per machine)
 	$(PYTEST) tests/node -m node -q
 
-images: $(STAMP) ## build the operator, MLServer and sandbox images offline (cached outside the repo)
-	$(BIN)/python hack/images.py all
-
 test: testenv lint test-unit test-e2e test-node demo ## the whole suite and the demo, as CI runs it
 
 chart-lint: $(STAMP) testenv ## helm lint, golden `helm template` output, values schema, chart README drift
