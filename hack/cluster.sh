@@ -28,6 +28,21 @@ case "${1:-}" in
   up)
     [[ -x "$BIN/kube-apiserver" ]] || hack/testenv.sh >/dev/null
     mkdir -p "$STATE"
+    # kwok manages only the nodes it fakes (`kwokctl scale node` annotates them), never the real node of
+    # hack/node.sh, whose pods' statuses it would overwrite. The API server's certificate also names the
+    # `kubernetes` Service's IP (the first of the range), which is how real pods reach it.
+    first_ip="$(python3 -c 'import ipaddress,sys; print(next(ipaddress.ip_network(sys.argv[1]).hosts()))' "$SERVICE_CIDR")"
+    cat > "$STATE/kwokctl.yaml" <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  kubeApiserverCertSANs: ["$first_ip"]
+componentsPatches:
+  - name: kwok-controller
+    extraArgs:
+      - {key: manage-all-nodes, value: "false", override: true}
+      - {key: manage-nodes-with-annotation-selector, value: kwok.x-k8s.io/node=fake}
+EOF
     if exists; then
       kwokctl start cluster --name "$NAME" >&2 || true
     else
@@ -38,8 +53,11 @@ case "${1:-}" in
         --kwok-controller-binary "$BIN/kwok" \
         --etcd-binary "$BIN/etcd" \
         --kube-authorization --kube-admission \
-        --config hack/kwokctl.yaml \
+        --config "$STATE/kwokctl.yaml" \
         --extra-args "kube-apiserver=service-cluster-ip-range=$SERVICE_CIDR" \
+        --extra-args "kube-apiserver=kubelet-preferred-address-types=InternalIP,Hostname" \
+        --extra-args "kube-apiserver=kubelet-client-certificate=$HOME/.kwok/clusters/$NAME/pki/admin.crt" \
+        --extra-args "kube-apiserver=kubelet-client-key=$HOME/.kwok/clusters/$NAME/pki/admin.key" \
         --kubeconfig "$KUBECONFIG_FILE" --wait 120s >&2
       kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
     fi

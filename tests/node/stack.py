@@ -53,8 +53,9 @@ def build_images() -> dict[str, str]:
     )
     if done.returncode != 0:
         raise RuntimeError(f"building the images failed:\n{done.stderr[-4000:]}")
-    pairs = (line.split(" ", 1) for line in done.stdout.strip().splitlines())
-    return {tag: path for tag, path in pairs}
+    # One `TAG PATH` line per image; a build's own output (apt, pip) may precede them.
+    pairs = (line.split(" ") for line in done.stdout.splitlines())
+    return {p[0]: p[1] for p in pairs if len(p) == 2 and p[1].endswith(".tar") and Path(p[1]).is_file()}
 
 
 def node_ip(api: client.ApiClient) -> str:
