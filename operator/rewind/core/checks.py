@@ -143,6 +143,13 @@ def fold(
     )
 
 
+def why_stalled(spec: ModelDeploymentSpec, analysis: Mapping[str, MetricResult]) -> str:
+    """The reasons of the metrics that hold the rollout: `error-rate: not judged: 3 samples < minimum 100`."""
+    limit = spec.analysis.inconclusive_limit
+    reasons = [r.reason or f"{n}: inconclusive" for n, r in analysis.items() if r.consecutive_inconclusive >= limit]
+    return "; ".join(reasons) or "no data"
+
+
 def describe(failed: Mapping[str, MetricResult]) -> str:
     """The failing values, for Events and history: `error-rate=0.31 (error-rate 0.31 > max 0.05)`."""
     parts = []
