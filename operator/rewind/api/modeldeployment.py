@@ -121,6 +121,9 @@ class Metric(ApiModel):
     initial_delay: Duration | None = Field(
         default=None, description="Overrides spec.analysis.initialDelay for this metric."
     )
+    failure_limit: int | None = Field(
+        default=None, ge=1, description="Overrides spec.analysis.failureLimit for this metric."
+    )
     min_samples: MinSamples | None = Field(
         default=None,
         description="Minimum evidence: the check is judged only when this query says there are enough samples "

@@ -252,3 +252,13 @@ def test_a_canary_never_judged_for_too_few_samples_pauses_and_says_why() -> None
     )
     assert world.status.canary is not None and world.status.canary.step == 0
     assert not rolled_back(world)
+
+
+def test_a_metric_overrides_the_failure_limit() -> None:
+    latency = {"name": "latency", "query": "q", "thresholdRange": {"max": 1.2}, "failureLimit": 4}
+    spec = make_spec(metrics=True, analysis={"failureLimit": 2, "metrics": [latency]})
+    folded = checks.fold(spec, None, {"latency": FAIL}, at(0))
+    for i in range(1, 3):
+        folded = checks.fold(spec, folded.analysis, {"latency": FAIL}, at(30 * i))
+        assert folded.failed == {}
+    assert set(checks.fold(spec, folded.analysis, {"latency": FAIL}, at(90)).failed) == {"latency"}
