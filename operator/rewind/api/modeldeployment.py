@@ -154,8 +154,9 @@ class Analysis(ApiModel):
     )
     initial_delay: Duration = Field(
         default="0s",
-        description="No check is judged (or queried) until the canary pods of a step, or the promoted version "
-        "in its bake, have been available this long; the status says the analysis is warming up.",
+        description="Warm-up: a metric is neither queried nor judged until this long after the canary's pods "
+        "are available (at the first step it is checked in) or the bake started; the status says the analysis "
+        "is warming up.",
     )
     inconclusive_limit: int = Field(
         default=3, ge=1, description="Consecutive inconclusive checks that pause the rollout."
