@@ -61,7 +61,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             "failureCounting": draw(st.sampled_from(["Total", "Consecutive"])),
             "metrics": draw(
                 st.sampled_from([[], [{"name": "error-rate", "query": "q", "thresholdRange": {"max": 0.05}}]])
-            )
+            ),
         },
         "rollback": {"automatic": draw(st.booleans()), "fastTrack": draw(st.booleans())},
     }
