@@ -171,6 +171,9 @@ class Metric(ApiModel):
     initial_delay: Window | None = Field(
         default=None, description="Overrides spec.analysis.initialDelay for this metric."
     )
+    failure_limit: int | None = Field(
+        default=None, ge=1, description="Overrides spec.analysis.failureLimit for this metric."
+    )
     min_samples: MinSamples | None = Field(
         default=None,
         description="Minimum evidence: the check is judged only when this query says there are enough samples "
@@ -202,8 +205,9 @@ class Analysis(ApiModel):
     )
     initial_delay: Window = Field(
         default="0s",
-        description="No check is judged (or queried) until the canary pods of a step, or the promoted version "
-        "in its bake, have been available this long; the status says the analysis is warming up.",
+        description="Warm-up: a metric is neither queried nor judged until this long after the canary's pods "
+        "are available (at the first step it is checked in) or the bake started; the status says the analysis "
+        "is warming up.",
     )
     inconclusive_limit: int = Field(
         default=3, ge=1, le=100, description="Consecutive inconclusive checks that pause the rollout."

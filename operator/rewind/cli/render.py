@@ -119,7 +119,7 @@ def status(view: dict[str, Any]) -> RenderableType:
         metrics = _table("METRIC", "VALUE", "VERDICT", "FAILURES", *(["SAMPLES"] if sampled else []), "CHECKED")
         for name, m in view["metrics"].items():
             value = "-" if m.get("value") is None else f"{m['value']:g}"
-            failures = f"{m.get('counted', 0)}/{limit}"
+            failures = f"{m.get('counted', 0)}/{m.get('limit', limit)}"
             samples = ["-" if m.get("samples") is None else f"{m['samples']:g}"] if sampled else []
             metrics.add_row(name, value, styled(m["verdict"]), failures, *samples, m.get("checkedAt", "-"))
         parts += [Text(""), metrics]

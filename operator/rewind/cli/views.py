@@ -61,10 +61,15 @@ def status_view(md: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metrics(spec: ModelDeploymentSpec, analysis: dict[str, MetricResult] | None) -> dict[str, Any]:
-    """Each metric's last check, with `counted`: the failures that count toward failureLimit."""
+    """Each metric's last check, with `counted`: the failures that count toward its `limit`."""
     total = spec.analysis.failure_counting == "Total"
+    limits = {m.name: m.failure_limit or spec.analysis.failure_limit for m in spec.analysis.metrics}
     return {
-        name: {**result.wire(), "counted": result.failures if total else result.consecutive_failures}
+        name: {
+            **result.wire(),
+            "counted": result.failures if total else result.consecutive_failures,
+            "limit": limits.get(name, spec.analysis.failure_limit),
+        }
         for name, result in sorted((analysis or {}).items())
     }
 

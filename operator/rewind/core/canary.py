@@ -73,7 +73,7 @@ def progress(plan: Plan) -> None:
         plan.phase("Paused", _describe(plan, c, "paused (spec.paused)"), progressing="Paused")
         return
     if folded.stalled:
-        detail = "analysis inconclusive (Prometheus unreachable or no data); resumes when checks pass"
+        detail = f"analysis inconclusive ({checks.why_stalled(spec, folded.analysis)}); resumes when checks pass"
         plan.phase("Paused", _describe(plan, c, detail), progressing="AnalysisInconclusive")
         return
     if step.pause is None:

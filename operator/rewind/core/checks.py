@@ -131,16 +131,24 @@ def fold(
             samples=outcome.samples,
             samples_query=outcome.samples_query,
         )
-    limit, stall_limit = spec.analysis.failure_limit, spec.analysis.inconclusive_limit
+    stall_limit = spec.analysis.inconclusive_limit
     total = spec.analysis.failure_counting == "Total"
-    names = [m.name for m in spec.analysis.metrics]
+    limits = {m.name: m.failure_limit or spec.analysis.failure_limit for m in spec.analysis.metrics}
+    names = list(limits)
     current = {n: analysis[n] for n in names if n in analysis}
     return Folded(
         analysis=current,
-        failed={n: r for n, r in current.items() if (r.failures if total else r.consecutive_failures) >= limit},
+        failed={n: r for n, r in current.items() if (r.failures if total else r.consecutive_failures) >= limits[n]},
         stalled=any(r.consecutive_inconclusive >= stall_limit for r in current.values()),
         all_passed=all(n in current and current[n].verdict == "Pass" for n in names),
     )
+
+
+def why_stalled(spec: ModelDeploymentSpec, analysis: Mapping[str, MetricResult]) -> str:
+    """The reasons of the metrics that hold the rollout: `error-rate: not judged: 3 samples < minimum 100`."""
+    limit = spec.analysis.inconclusive_limit
+    reasons = [r.reason or f"{n}: inconclusive" for n, r in analysis.items() if r.consecutive_inconclusive >= limit]
+    return "; ".join(reasons) or "no data"
 
 
 def describe(failed: Mapping[str, MetricResult]) -> str:

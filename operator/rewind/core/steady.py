@@ -74,7 +74,7 @@ def _bake(plan: Plan, bake: BakeStatus) -> None:
         plan.phase("Healthy", f"{bake.version} serves")
         return
     if folded.stalled:
-        why = "bake analysis inconclusive (Prometheus unreachable or no data)"
+        why = f"bake analysis inconclusive ({checks.why_stalled(spec, folded.analysis)})"
         plan.phase("Paused", f"{bake.version} serves; {why}", progressing="AnalysisInconclusive")
     elif (warm := checks.warming(spec, bake.analysis, since, plan.now)) is not None:
         message = f"{bake.version} serves; analysis warming up until {warm:%H:%M:%S}, baking until {end:%H:%M:%S}"

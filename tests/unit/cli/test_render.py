@@ -193,7 +193,11 @@ def test_status_shows_failures_against_the_limit_samples_and_the_analysis_settin
     assert "SAMPLES" in plain
     row = next(line for line in plain.splitlines() if line.startswith("error-rate"))
     assert row.split()[:5] == ["error-rate", "-", "Inconclusive", "1/2", "3"]
-    doc["spec"]["analysis"] = {"failureCounting": "Consecutive"}
+    doc["spec"]["analysis"] = {
+        "failureCounting": "Consecutive",
+        "metrics": [{"name": "error-rate", "query": "q", "failureLimit": 5}],
+    }
     view = views.status_view(doc)
-    assert view["metrics"]["error-rate"]["counted"] == 0
+    assert (view["metrics"]["error-rate"]["counted"], view["metrics"]["error-rate"]["limit"]) == (0, 5)
+    assert "0/5" in text(render.status(view))
     assert "rollback at 2 failures in a row" in text(render.status(view))

@@ -235,3 +235,30 @@ def test_fold_records_the_samples_of_a_check_that_was_not_judged() -> None:
     result = checks.fold(spec, None, {"error-rate": outcome}, at(0)).analysis["error-rate"]
     assert (result.verdict, result.samples, result.samples_query, result.failures) == ("Inconclusive", 3.0, "q", 0)
     assert result.reason == reason
+
+
+def test_a_canary_never_judged_for_too_few_samples_pauses_and_says_why() -> None:
+    reason = "error-rate: not judged: 3 samples < minimum 100"
+    world = healthy_world(make_spec(metrics=True))
+    canary_running(world)
+    world.verdict = CheckOutcome("Inconclusive", None, reason=reason, samples=3.0, samples_query="q")
+    for _ in range(40):
+        world.decide()
+        world.advance(30)
+    assert world.status.phase == "Paused"
+    assert (
+        world.status.message
+        == f"canary 1.1.0: step 1/2 at 10%, analysis inconclusive ({reason}); resumes when checks pass"
+    )
+    assert world.status.canary is not None and world.status.canary.step == 0
+    assert not rolled_back(world)
+
+
+def test_a_metric_overrides_the_failure_limit() -> None:
+    latency = {"name": "latency", "query": "q", "thresholdRange": {"max": 1.2}, "failureLimit": 4}
+    spec = make_spec(metrics=True, analysis={"failureLimit": 2, "metrics": [latency]})
+    folded = checks.fold(spec, None, {"latency": FAIL}, at(0))
+    for i in range(1, 3):
+        folded = checks.fold(spec, folded.analysis, {"latency": FAIL}, at(30 * i))
+        assert folded.failed == {}
+    assert set(checks.fold(spec, folded.analysis, {"latency": FAIL}, at(90)).failed) == {"latency"}

@@ -56,9 +56,11 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
             "canary": {"steps": steps, "traffic": traffic},
         },
         "analysis": {
+            "initialDelay": draw(st.sampled_from(["0s", "0s", "5s", "45s"])),
+            "failureCounting": draw(st.sampled_from(["Total", "Consecutive"])),
             "metrics": draw(
                 st.sampled_from([[], [{"name": "error-rate", "query": "q", "thresholdRange": {"max": 0.05}}]])
-            )
+            ),
         },
         "rollback": {"automatic": draw(st.booleans()), "fastTrack": draw(st.booleans())},
     }
