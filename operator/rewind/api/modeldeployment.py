@@ -172,7 +172,7 @@ class Metric(ApiModel):
         default=None, description="Overrides spec.analysis.initialDelay for this metric."
     )
     failure_limit: int | None = Field(
-        default=None, ge=1, description="Overrides spec.analysis.failureLimit for this metric."
+        default=None, ge=1, le=100, description="Overrides spec.analysis.failureLimit for this metric."
     )
     min_samples: MinSamples | None = Field(
         default=None,
