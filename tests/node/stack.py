@@ -1,4 +1,5 @@
-"""What the node tier stands on: images, a Prometheus with Kubernetes discovery, the chart, a model store.
+"""What the node tier stands on: images, a Prometheus that scrapes pods as Kubernetes discovery would,
+the chart, a model store.
 
 Kept apart from the fixtures so that `make demo` can stand on the same parts.
 """
@@ -7,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -65,6 +68,85 @@ def node_ip(api: client.ApiClient) -> str:
     return next(a.address for a in nodes[0].status.addresses if a.type == "InternalIP")
 
 
+# What a user's scrape config does with Kubernetes pod discovery (role: pod).
+POD_RELABEL: list[dict[str, Any]] = [
+    {"source_labels": ["__meta_kubernetes_pod_label_rewind_dev_deployment"], "regex": ".+", "action": "keep"},
+    {"source_labels": ["__meta_kubernetes_pod_ready"], "regex": "true", "action": "keep"},
+    {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_port"], "regex": r"\d+", "action": "keep"},
+    {
+        "source_labels": ["__meta_kubernetes_pod_ip", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+        "regex": r"(.+);(\d+)",
+        "replacement": "$1:$2",
+        "target_label": "__address__",
+    },
+    {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"},
+    {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+    {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+]
+
+
+def _label_name(key: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+def pod_target(pod: Any) -> dict[str, Any] | None:
+    """One file_sd target carrying the labels Kubernetes pod discovery gives a pod, or None for a pod
+    without an IP. Relabelling decides what is scraped, exactly as with the real discovery."""
+    if not pod.status or not pod.status.pod_ip:
+        return None
+    meta = pod.metadata
+    ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+    labels = {
+        "__meta_kubernetes_namespace": meta.namespace,
+        "__meta_kubernetes_pod_name": meta.name,
+        "__meta_kubernetes_pod_ip": pod.status.pod_ip,
+        "__meta_kubernetes_pod_ready": "true" if ready else "false",
+        "__meta_kubernetes_pod_phase": pod.status.phase or "",
+    }
+    for key, value in (meta.labels or {}).items():
+        labels[f"__meta_kubernetes_pod_label_{_label_name(key)}"] = value
+    for key, value in (meta.annotations or {}).items():
+        labels[f"__meta_kubernetes_pod_annotation_{_label_name(key)}"] = value
+    return {"targets": [pod.status.pod_ip], "labels": labels}
+
+
+class PodTargets:
+    """Pod discovery for a Prometheus built without it: lists the pods labelled `rewind.dev/deployment`
+    every second and rewrites a file_sd file (atomically, only on change)."""
+
+    def __init__(self, api: client.ApiClient, path: Path) -> None:
+        self.api = api
+        self.path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pod-targets", daemon=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("[]")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        core = client.CoreV1Api(self.api)
+        last = ""
+        while not self._stop.is_set():
+            try:
+                pods = core.list_pod_for_all_namespaces(label_selector="rewind.dev/deployment", _request_timeout=5)
+                targets = [t for t in (pod_target(p) for p in pods.items) if t is not None]
+                text = json.dumps(sorted(targets, key=lambda t: str(t["targets"])), sort_keys=True)
+                if text != last:
+                    tmp = self.path.with_suffix(".tmp")
+                    tmp.write_text(text)
+                    tmp.replace(self.path)
+                    last = text
+            except Exception:
+                pass
+            self._stop.wait(1.0)
+
+
 @dataclass
 class Prom:
     """A Prometheus the tests query (`url`) and the operator's pods reach (`in_cluster_url`)."""
@@ -72,13 +154,19 @@ class Prom:
     url: str
     in_cluster_url: str
     process: subprocess.Popen[bytes] | None = None
+    targets: PodTargets | None = None
 
     @classmethod
     def start(cls, workdir: Path, *, kubeconfig: str) -> Prom:
-        """Debian's Prometheus on this machine, discovering pods through the API server as a user's does:
-        pods labelled `rewind.dev/deployment` that annotate `prometheus.io/port`, scraped on the pod IP,
-        with the pod labels mapped onto the series (rewind_dev_deployment, rewind_dev_track) and
-        `namespace` and `pod` added. It listens on the node's address so that pods reach it."""
+        """Debian's Prometheus on this machine, scraping the serving pods on their pod IPs with the
+        relabelling a user's `kubernetes_sd_configs` (role pod) would use: pods labelled
+        `rewind.dev/deployment` that are Ready and annotate `prometheus.io/port`, their labels mapped onto
+        the series (rewind_dev_deployment, rewind_dev_track), `namespace` and `pod` added. It listens on
+        the node's address so that pods reach it.
+
+        Debian builds Prometheus without Kubernetes discovery, so `PodTargets` stands in for it: it
+        watches the pods through the API server and writes the same `__meta_kubernetes_pod_*` labels into
+        a file_sd file. The relabel rules below are the ones a user's Kubernetes discovery takes as is."""
         binary = shutil.which("prometheus")
         if not binary:
             raise RuntimeError("no prometheus binary: run `make testenv`")
@@ -86,31 +174,15 @@ class Prom:
 
         api = config.new_client_from_config(config_file=kubeconfig)
         host = node_ip(api)
-        relabel = [
-            {"source_labels": ["__meta_kubernetes_pod_label_rewind_dev_deployment"], "regex": ".+", "action": "keep"},
-            {"source_labels": ["__meta_kubernetes_pod_ready"], "regex": "true", "action": "keep"},
-            {
-                "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_port"],
-                "regex": r"\d+",
-                "action": "keep",
-            },
-            {
-                "source_labels": ["__meta_kubernetes_pod_ip", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
-                "regex": r"(.+);(\d+)",
-                "replacement": "$1:$2",
-                "target_label": "__address__",
-            },
-            {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"},
-            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-        ]
+        targets = PodTargets(api, workdir / "targets" / "pods.json")
+        targets.start()
         conf = {
             "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
             "scrape_configs": [
                 {
                     "job_name": "rewind-serving",
-                    "kubernetes_sd_configs": [{"role": "pod", "kubeconfig_file": kubeconfig}],
-                    "relabel_configs": relabel,
+                    "file_sd_configs": [{"files": [str(targets.path)], "refresh_interval": "2s"}],
+                    "relabel_configs": POD_RELABEL,
                 }
             ],
         }
@@ -129,7 +201,12 @@ class Prom:
             stderr=subprocess.STDOUT,
         )
         prom = cls(url=f"http://{host}:{port}", in_cluster_url=f"http://{host}:{port}", process=process)
-        wait_for(prom.ready, timeout=60, what="Prometheus ready")
+        prom.targets = targets
+        try:
+            wait_for(prom.ready, timeout=60, what="Prometheus ready")
+        except BaseException:
+            prom.stop()
+            raise
         return prom
 
     def ready(self) -> bool:
@@ -143,6 +220,8 @@ class Prom:
             return result
 
     def stop(self) -> None:
+        if self.targets is not None:
+            self.targets.stop()
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
