@@ -2,7 +2,7 @@
 
 Run with `kopf run -m rewind.main --all-namespaces` (or `--namespace=...`). kopf's watches feed the
 controller's in-memory store (indexers: ModelDeployments, ModelVersions, and only the Deployments and
-Services labelled `rewind.dev/deployment`, filtered by the API server); one bounded scheduler ticks the
+Services and Pods labelled `rewind.dev/deployment`, filtered by the API server); one bounded scheduler ticks the
 deployments that a change concerns. An idle deployment costs no API requests and no Prometheus queries.
 """
 
@@ -50,6 +50,11 @@ def service_index(body: kopf.Body, memo: Any, **_: Any) -> None:
     wiring.seen(memo, "service", body)
 
 
+@kopf.index("", "v1", "pods")
+def pod_index(body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.seen(memo, "pod", body)
+
+
 @kopf.on.event(GROUP, VERSION, MD_PLURAL)
 def md_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
     wiring.event(memo, "md", type, body)
@@ -68,6 +73,11 @@ def deployment_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> 
 @kopf.on.event("", "v1", "services")
 def service_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
     wiring.event(memo, "service", type, body)
+
+
+@kopf.on.event("", "v1", "pods")
+def pod_event(type: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
+    wiring.event(memo, "pod", type, body)
 
 
 @kopf.on.delete(GROUP, VERSION, MV_PLURAL)

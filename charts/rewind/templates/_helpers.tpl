@@ -52,6 +52,9 @@ Services, Events, and optionally HTTPRoutes and named Secrets. No delete anywher
   resources: [services]
   verbs: [get, list, watch, create, patch]
 - apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+- apiGroups: [""]
   resources: [events]
   verbs: [create]
 {{- if .Values.rbac.gatewayAPI }}

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rewind.api.digest import content_digest
 from rewind.api.modelversion import ModelVersionSpec
 from rewind.builders import names
-from rewind.core.model import TrackState, VersionInfo, parse_time
+from rewind.core.model import ContainerView, PodView, TrackState, VersionInfo, parse_time
 
 FAILED_LABEL = "rewind.dev/failed"
 
@@ -56,11 +56,19 @@ def versions(objects: dict[str, dict[str, Any]]) -> dict[str, VersionInfo]:
     return {v: i for v, i in infos.items() if i is not None}
 
 
-def track(dep: dict[str, Any] | None) -> TrackState:
-    """One serving Deployment (from the store) as the core sees it; None: there is none."""
+def track(dep: dict[str, Any] | None, pods: Iterable[dict[str, Any]] = ()) -> TrackState:
+    """One serving Deployment (from the store) and its pods as the core sees them; None: there is none."""
     if dep is None:
         return TrackState()
     spec, status = dep.get("spec") or {}, dep.get("status") or {}
+    failure = next(
+        (
+            c.get("message") or c.get("reason") or "ReplicaFailure"
+            for c in status.get("conditions") or []
+            if c.get("type") == "ReplicaFailure" and c.get("status") == "True"
+        ),
+        None,
+    )
     annotations = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
     return TrackState(
         exists=True,
@@ -70,4 +78,41 @@ def track(dep: dict[str, Any] | None) -> TrackState:
         updated=status.get("updatedReplicas") or 0,
         total=status.get("replicas") or 0,
         current=(status.get("observedGeneration") or 0) >= (dep["metadata"].get("generation") or 0),
+        pods=tuple(pod_view(p) for p in pods),
+        replica_failure=failure,
+    )
+
+
+def pod_view(pod: dict[str, Any]) -> PodView:
+    status = pod.get("status") or {}
+    unschedulable = next(
+        (
+            str(c.get("message") or "no node fits")
+            for c in status.get("conditions") or []
+            if c.get("type") == "PodScheduled" and c.get("status") == "False" and c.get("reason") == "Unschedulable"
+        ),
+        None,
+    )
+    return PodView(
+        name=str((pod.get("metadata") or {}).get("name", "")),
+        init_containers=tuple(_container(c) for c in status.get("initContainerStatuses") or []),
+        containers=tuple(_container(c) for c in status.get("containerStatuses") or []),
+        unschedulable=unschedulable,
+    )
+
+
+def _container(c: dict[str, Any]) -> ContainerView:
+    state = c.get("state") or {}
+    waiting, running = state.get("waiting"), state.get("running")
+    terminated = state.get("terminated") or (c.get("lastState") or {}).get("terminated") or {}
+    return ContainerView(
+        name=str(c.get("name", "")),
+        waiting_reason=(waiting or {}).get("reason"),
+        message=(waiting or {}).get("message"),
+        exit_code=terminated.get("exitCode"),
+        terminated_reason=terminated.get("reason"),
+        termination_message=terminated.get("message"),
+        restarts=int(c.get("restartCount") or 0),
+        running=running is not None,
+        ready=bool(c.get("ready")),
     )

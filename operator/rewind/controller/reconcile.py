@@ -85,8 +85,8 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     deployments = {t: rt.store.get("deployment", namespace, names.deployment_name(name, t)) for t in names.TRACKS}
     observed = Observed(
         versions=observe.versions(objects),
-        stable=observe.track(deployments["stable"]),
-        canary=observe.track(deployments["canary"]),
+        stable=observe.track(deployments["stable"], rt.store.pods(namespace, name, "stable")),
+        canary=observe.track(deployments["canary"], rt.store.pods(namespace, name, "canary")),
         checks=outcomes,
         generation=obj["metadata"].get("generation"),
         promote=_promote_request(obj),

@@ -1,10 +1,10 @@
 """In-memory stores of what the operator watches, indexed by namespace and model.
 
-Watches (kopf indexers, see `wiring`) put every ModelDeployment, ModelVersion and every Deployment and
-Service labelled `rewind.dev/deployment` here; a tick reads only from here, so a tick costs no API
-reads. Our own writes go through too (write-through: the API's response is put here at once), so the
-next tick never sees the state from before our write, and the watch event of that write is recognised
-as an echo (same resourceVersion) and wakes nobody.
+Watches (kopf indexers, see `wiring`) put every ModelDeployment, ModelVersion and every Deployment,
+Service and Pod labelled `rewind.dev/deployment` here (pods slimmed to their labels and status); a
+tick reads only from here, so a tick costs no API reads. Our own writes go through too (write-through:
+the API's response is put here at once), so the next tick never sees the state from before our write,
+and the watch event of that write is recognised as an echo (same resourceVersion) and wakes nobody.
 
 Objects are plain JSON dicts, treated as immutable: they are replaced, never edited in place.
 `metadata.managedFields` is dropped on the way in (the largest part of most objects, never read).
@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rewind.builders import names
 from rewind.controller import observe
 
-Kind = Literal["md", "mv", "deployment", "service", "route"]
-KINDS: tuple[Kind, ...] = ("md", "mv", "deployment", "service", "route")
+Kind = Literal["md", "mv", "deployment", "service", "route", "pod"]
+KINDS: tuple[Kind, ...] = ("md", "mv", "deployment", "service", "route", "pod")
 Obj = dict[str, Any]
 
 
@@ -32,11 +33,21 @@ def _rv(obj: Obj) -> int | None:
         return None
 
 
-def _slim(obj: Obj) -> Obj:
+def _slim(obj: Obj, kind: Kind) -> Obj:
     meta = obj.get("metadata") or {}
+    if kind == "pod":  # only who it is and its status: what explains a missed deadline
+        keep = ("name", "namespace", "labels", "resourceVersion")
+        return {"metadata": {k: meta[k] for k in keep if k in meta}, "status": obj.get("status") or {}}
     if "managedFields" not in meta:
         return obj
     return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
+def _owner(obj: Obj) -> tuple[str, str] | None:
+    """A pod's ModelDeployment and track, from its labels."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    md, track = labels.get(names.DEPLOYMENT_LABEL), labels.get(names.TRACK_LABEL)
+    return (str(md), str(track)) if md and track else None
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,7 @@ class Store:
             "mv": defaultdict(set),
         }
         self._fetched: dict[tuple[str, str], float] = {}  # route: when it was last read
+        self._pods: defaultdict[tuple[str, str, str], set[str]] = defaultdict(set)  # (ns, md, track)
         self._lock = threading.Lock()
         self._clock = clock
 
@@ -82,7 +94,7 @@ class Store:
 
     def put(self, kind: Kind, obj: Obj) -> Put:
         """Store `obj`, unless what is stored is newer (a higher resourceVersion)."""
-        obj = _slim(obj)
+        obj = _slim(obj, kind)
         key = self._key(obj)
         with self._lock:
             before = self._objects[kind].get(key)
@@ -99,7 +111,18 @@ class Store:
                     self._by_model[kind][(key[0], model)].add(key[1])
             if kind == "route" and self._clock is not None:
                 self._fetched[key] = self._clock()
+            if kind == "pod":
+                self._index_pod(key, before, obj)
         return Put(before=before)
+
+    def _index_pod(self, key: tuple[str, str], before: Obj | None, after: Obj | None) -> None:
+        old, new = (_owner(o) if o is not None else None for o in (before, after))
+        if old is not None and old != new:
+            self._pods[(key[0], *old)].discard(key[1])
+            if not self._pods[(key[0], *old)]:
+                del self._pods[(key[0], *old)]
+        if new is not None:
+            self._pods[(key[0], *new)].add(key[1])
 
     def remove(self, kind: Kind, namespace: str, name: str) -> Obj | None:
         with self._lock:
@@ -112,6 +135,8 @@ class Store:
                     if not names:
                         del self._by_model[kind][(namespace, model)]
             self._fetched.pop((namespace, name), None)
+            if kind == "pod" and before is not None:
+                self._index_pod((namespace, name), before, None)
         return before
 
     def get(self, kind: Kind, namespace: str, name: str) -> Obj | None:
@@ -126,6 +151,12 @@ class Store:
             if fetched is None or self._clock is None or self._clock() - fetched > max_age:
                 return None
             return self._objects["route"].get((namespace, name))
+
+    def pods(self, namespace: str, md: str, track: str) -> list[Obj]:
+        """The pods of one track of a ModelDeployment (by their labels), oldest name first."""
+        key = (namespace, names.label_value(md), names.label_value(track))
+        with self._lock:
+            return [self._objects["pod"][(namespace, n)] for n in sorted(self._pods.get(key, ()))]
 
     def names(self, kind: Kind) -> list[tuple[str, str]]:
         with self._lock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import BakeStatus, CanaryStatus
-from rewind.core import checks, guard
+from rewind.core import checks, diagnose, guard
 from rewind.core.model import (
     PROMOTE_ANNOTATION,
     ClearRequest,
@@ -106,11 +106,19 @@ def _await_pods(plan: Plan, c: CanaryStatus) -> CanaryStatus | None:
         return c
     deadline = parse_time(c.step_started_at) + parse_duration(spec.strategy.canary.progress_deadline)
     if plan.now >= deadline:
+        cause = diagnose.explain(plan.observed.canary)
         detail = (
             f"canary pods not available within {spec.strategy.canary.progress_deadline} "
-            f"({plan.observed.canary.ready}/{want} ready)"
+            f"({plan.observed.canary.ready}/{want} ready): {cause.reason}: {cause.message}"
         )
-        roll_back(plan, bad=c.version, track="canary", reason="ProgressDeadlineExceeded", detail=detail)
+        roll_back(
+            plan,
+            bad=c.version,
+            track="canary",
+            reason="ProgressDeadlineExceeded",
+            detail=detail,
+            latch_model=cause.latches,
+        )
         return None
     plan.serve_canary(c.version, c.weight, route=False)
     plan.phase("Progressing", _describe(plan, c, "waiting for canary pods"), progressing="CanaryStep")

@@ -28,6 +28,32 @@ class VersionInfo:
 
 
 @dataclass(frozen=True)
+class ContainerView:
+    """One container of a pod, as far as telling why it is not ready needs: its current state, or the
+    last termination while it waits to restart."""
+
+    name: str
+    waiting_reason: str | None = None
+    message: str | None = None  # of the waiting state
+    exit_code: int | None = None  # of the current or, while waiting, the last termination
+    terminated_reason: str | None = None
+    termination_message: str | None = None  # what the container left (its log tail, FallbackToLogsOnError)
+    restarts: int = 0
+    running: bool = False
+    ready: bool = False
+
+
+@dataclass(frozen=True)
+class PodView:
+    """One pod of a track: its containers, and the scheduler's word if it could not be placed."""
+
+    name: str
+    init_containers: tuple[ContainerView, ...] = ()
+    containers: tuple[ContainerView, ...] = ()
+    unschedulable: str | None = None  # PodScheduled=False with reason Unschedulable: its message
+
+
+@dataclass(frozen=True)
 class TrackState:
     """One serving Deployment (stable or canary) as observed; `exists=False` when there is none."""
 
@@ -38,6 +64,8 @@ class TrackState:
     updated: int = 0
     total: int | None = None  # pods of any template still around (status.replicas); None: not known
     current: bool = True  # the Deployment controller has seen the latest spec (observedGeneration)
+    pods: tuple[PodView, ...] = ()  # the track's pods (read only to explain a missed deadline)
+    replica_failure: str | None = None  # the Deployment's ReplicaFailure condition: pods not created
 
     def settled(self, want: int) -> bool:
         """The Deployment runs `want` up-to-date replicas, all ready, and no pods of an older template."""

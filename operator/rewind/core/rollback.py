@@ -10,8 +10,11 @@ from rewind.core.plan import Plan
 from rewind.core.records import update_open
 
 
-def roll_back(plan: Plan, *, bad: str, track: Track, reason: str, detail: str) -> None:
+def roll_back(plan: Plan, *, bad: str, track: Track, reason: str, detail: str, latch_model: bool = True) -> None:
     """Roll back `bad`, which failed on `track` for `reason` (a CamelCase code) with `detail` (values).
+
+    `latch_model` False: the failure was this deployment's, not the model's (see `diagnose`): the
+    version is rolled back here but not latched Failed, so other deployments may still run it.
 
     The canary, if any, gets zero traffic at once and stable is left as it is. When the bad version is
     the stable one (failed during bake or during a direct update), spec.version is rewritten and the
@@ -21,8 +24,9 @@ def roll_back(plan: Plan, *, bad: str, track: Track, reason: str, detail: str) -
     spec, status = plan.spec, plan.status
     digest = _digest(plan, bad)
     history = _end(plan, version=bad, track=track, outcome="RolledBack", reason=f"{reason}: {detail}")
-    plan.act(MarkVersion(bad, "Failed", f"{reason}: {detail}", failed=True))
-    latch.record(plan, version=bad, digest=digest, reason=f"{reason}: {detail}")
+    if latch_model:
+        plan.act(MarkVersion(bad, "Failed", f"{reason}: {detail}", failed=True))
+        latch.record(plan, version=bad, digest=digest, reason=f"{reason}: {detail}")
     target = guard.rollback_target(history, plan.observed.versions, spec.features, exclude=bad)
     plan.condition("RolledBack", "True", reason, f"{bad}: {detail}")
     if not spec.rollback.automatic:

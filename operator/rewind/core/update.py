@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import BakeStatus, UpdateStatus
-from rewind.core import checks, guard
+from rewind.core import checks, diagnose, guard
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, parse_time
 from rewind.core.plan import Plan
 from rewind.core.records import update_open
@@ -35,9 +35,20 @@ def progress(plan: Plan) -> None:
         return
     deadline = parse_time(u.started_at) + parse_duration(spec.strategy.canary.progress_deadline)
     if plan.now >= deadline and u.reason != "FastTrack":
-        detail = f"pods not available within {spec.strategy.canary.progress_deadline} ({stable.ready}/{replicas} ready)"
+        cause = diagnose.explain(stable)
+        detail = (
+            f"pods not available within {spec.strategy.canary.progress_deadline} ({stable.ready}/{replicas} ready): "
+            f"{cause.reason}: {cause.message}"
+        )
         # roll_back puts the stable track back on the version it served before, if there is one.
-        roll_back(plan, bad=u.version, track="stable", reason="ProgressDeadlineExceeded", detail=detail)
+        roll_back(
+            plan,
+            bad=u.version,
+            track="stable",
+            reason="ProgressDeadlineExceeded",
+            detail=detail,
+            latch_model=cause.latches,
+        )
         return
     plan.act(EnsureTrack("stable", u.version, replicas))
     plan.phase("Progressing", f"updating stable to {u.version} ({u.reason})", progressing="Updating")

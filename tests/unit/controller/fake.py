@@ -29,7 +29,13 @@ from rewind.controller.wiring import Controller
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 Call = tuple[str, str, str]  # verb, resource, name
 
-KIND_OF = {"modeldeployments": "md", "modelversions": "mv", "deployments": "deployment", "services": "service"}
+KIND_OF = {
+    "modeldeployments": "md",
+    "modelversions": "mv",
+    "deployments": "deployment",
+    "services": "service",
+    "pods": "pod",
+}
 
 
 def merge(target: Any, patch: Any) -> Any:

@@ -25,11 +25,13 @@ from rewind.core.model import (
     Action,
     CheckOutcome,
     ClearRequest,
+    ContainerView,
     Decision,
     Emit,
     EnsureTrack,
     MarkVersion,
     Observed,
+    PodView,
     RewriteVersion,
     ScaleTrack,
     SetTraffic,
@@ -122,6 +124,17 @@ def serving(decision: Decision) -> list[Action]:
     return [a for a in decision.actions if not isinstance(a, Emit | MarkVersion)]
 
 
+# A pod whose runtime crashes on its model: the model's fault (see rewind.core.diagnose).
+CRASHING = PodView(
+    name="pod-1",
+    containers=(
+        ContainerView(
+            "runtime", waiting_reason="CrashLoopBackOff", exit_code=1, restarts=3, termination_message="boom"
+        ),
+    ),
+)
+
+
 @dataclass
 class World:
     spec: ModelDeploymentSpec
@@ -131,6 +144,7 @@ class World:
     stable: TrackState = field(default_factory=TrackState)
     canary: TrackState = field(default_factory=TrackState)
     pods_ok: dict[str, bool] = field(default_factory=lambda: {"stable": True, "canary": True})
+    pods_why: dict[str, PodView] = field(default_factory=lambda: {"stable": CRASHING, "canary": CRASHING})
     verdict: CheckOutcome = PASS  # what every metric says when analysis runs
     # When set, what one metric says when analysis runs: (world, request, metric name) -> outcome.
     oracle: Callable[[World, AnalysisRequest, str], CheckOutcome] | None = None
@@ -237,9 +251,11 @@ class World:
         self.spec = ModelDeploymentSpec.model_validate(_merge(self.spec.wire(), wire))
         self.generation += 1
 
-    def pods(self, track: Track, ok: bool) -> None:
-        """From now on the track's pods become ready (ok) or never do; applies to running pods too."""
+    def pods(self, track: Track, ok: bool, why: PodView = CRASHING) -> None:
+        """From now on the track's pods become ready (ok) or never do, for the reason `why` shows (a
+        model that crashes the runtime by default); applies to running pods too."""
         self.pods_ok[track] = ok
+        self.pods_why[track] = why
         current = self._track(track)
         if current.exists:
             self._set_track(track, current.version, current.replicas, force=True)
@@ -254,7 +270,10 @@ class World:
         if not force and current.exists and current.version == v and current.replicas == replicas:
             return
         ready = replicas if self.pods_ok[track] else 0
-        state = TrackState(exists=True, version=v, replicas=replicas, ready=ready, updated=replicas, current=True)
+        pods = () if self.pods_ok[track] else (self.pods_why[track],) * replicas
+        state = TrackState(
+            exists=True, version=v, replicas=replicas, ready=ready, updated=replicas, current=True, pods=pods
+        )
         if track == "stable":
             self.stable = state
         else:

@@ -288,7 +288,9 @@ def test_canary_pods_never_available_roll_back_at_the_progress_deadline() -> Non
     assert of(waiting, ScaleTrack) == []
     world.advance(1)
     rollback = world.decide()
-    detail = "canary pods not available within 300s (0/1 ready)"
+    detail = (
+        "canary pods not available within 300s (0/1 ready): RuntimeCrashed: pod pod-1: container runtime crashes: boom"
+    )
     assert of(rollback, ScaleTrack) == [ScaleTrack("canary", 0)]
     assert of(rollback, RewriteVersion) == [RewriteVersion(expected="1.1.0", version="1.0.0")]
     assert of(rollback, MarkVersion) == [

@@ -126,7 +126,7 @@ def test_direct_update_pods_never_ready_roll_back_at_the_deadline() -> None:
     assert world.decide().status.update is not None
     world.advance(1)
     rollback = world.decide()
-    detail = "pods not available within 300s (0/2 ready)"
+    detail = "pods not available within 300s (0/2 ready): RuntimeCrashed: pod pod-1: container runtime crashes: boom"
     assert serving(rollback) == [RewriteVersion(expected="1.1.0", version="1.0.0"), EnsureTrack("stable", "1.0.0", 2)]
     assert of(rollback, MarkVersion) == [
         MarkVersion("1.1.0", "Failed", f"ProgressDeadlineExceeded: {detail}", failed=True)
