@@ -158,12 +158,16 @@ def at(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def versions(rows: list[dict[str, Any]]) -> Table:
+def versions(rows: list[dict[str, Any]]) -> RenderableType:
     table = _table("NAME", "VERSION", "PHASE", "TAGS", "DIGEST", "CREATED")
     for r in rows:
         tags = Text(", ".join(r["tags"]) or "-", style="red" if "failed" in r["tags"] else "")
         table.add_row(r["name"], r["version"], styled(r["phase"]), tags, digest(r["contentDigest"]), r["created"])
-    return table
+    held = [r for r in rows if r.get("deletionBlocked")]
+    if not held:
+        return table
+    notes = [Text(f"{r['name']} is kept: {r['deletionBlocked']}", style="yellow") for r in held]
+    return Group(table, *notes)
 
 
 def diff(view: dict[str, Any]) -> RenderableType:

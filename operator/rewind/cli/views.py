@@ -135,7 +135,13 @@ def versions_view(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "name": meta["name"],
                 "version": spec.get("version", ""),
-                "phase": status.get("phase") or "Pending",
+                "phase": "Terminating" if meta.get("deletionTimestamp") else status.get("phase") or "Pending",
+                "deletionBlocked": next(
+                    (c.get("message") for c in status.get("conditions") or [] if c.get("type") == "DeletionBlocked"),
+                    None,
+                )
+                if meta.get("deletionTimestamp")
+                else None,
                 "tags": tags(meta.get("labels") or {}),
                 "contentDigest": status.get("contentDigest"),
                 "created": meta.get("creationTimestamp"),

@@ -25,15 +25,16 @@ import kopf
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders import names
-from rewind.controller import errors, lifecycle, metrics, observe, reconcile
+from rewind.controller import applier, errors, events, lifecycle, metrics, observe, reconcile
 from rewind.controller.config import Config
-from rewind.controller.kube import Kube
+from rewind.controller.kube import MV_PLURAL, Kube
 from rewind.controller.scheduler import Backoff, Scheduler
 from rewind.controller.store import Kind, Obj, Store
 from rewind.core import guard
 
 log = logging.getLogger(__name__)
 FINALIZER = "rewind.dev/protection"
+DELETION_BLOCKED = "DeletionBlocked"
 Key = tuple[str, str, str]  # ("md" | "mv", namespace, name)
 
 
@@ -44,6 +45,7 @@ class Controller:
     scheduler: Scheduler[Key] = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
     task: asyncio.Task[None] | None = None
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)  # ModelVersion deletions held, and why
 
     def __post_init__(self) -> None:
         workers = max(1, self.runtime.config.workers)
@@ -89,7 +91,7 @@ class Controller:
         """An object as listed or watched (not deleted): store it and wake what depends on it."""
         put = self.store.put(kind, obj)
         metrics.CACHED_OBJECTS.labels(kind).set(self.store.count(kind))
-        if put.echo(obj):
+        if put.echo(obj) or kind == "pod":  # pods only explain a missed deadline: they wake nobody
             return
         meta = obj["metadata"]
         namespace, name = meta.get("namespace") or "", meta["name"]
@@ -116,7 +118,7 @@ class Controller:
         elif kind == "mv":
             self.scheduler.forget(("mv", namespace, name))
             self._wake_model(namespace, (before.get("spec") or {}).get("model"))
-        else:
+        elif kind != "pod":
             self._wake_owner(namespace, before)
 
     def _wake_model(self, namespace: str, model: object) -> None:
@@ -134,6 +136,37 @@ class Controller:
         if owner:
             self.scheduler.wake(("md", namespace, owner))
 
+    def deletion_refused(self, mv: Obj, reason: str) -> None:
+        """Say why a ModelVersion's deletion waits: one Warning Event and the condition `DeletionBlocked`
+        on the ModelVersion (read by `kubectl rewind versions`), each time the reason changes."""
+        meta = mv["metadata"]
+        key = (meta["namespace"], meta["name"])
+        conditions = (mv.get("status") or {}).get("conditions") or []
+        shown = next((c.get("message") for c in conditions if c.get("type") == DELETION_BLOCKED), None)
+        if self.refused.get(key) == reason and shown == reason:
+            return
+        rt = self.runtime
+        now = rt.clock()
+        if self.refused.get(key) != reason:
+            events.emit(rt.kube, obj=mv, type="Warning", reason=DELETION_BLOCKED, message=reason, now=now)
+        self.refused[key] = reason
+        condition = {
+            "type": DELETION_BLOCKED,
+            "status": "True",
+            "reason": "InUse",
+            "message": reason,
+            "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        kept = [c for c in conditions if c.get("type") != DELETION_BLOCKED]
+        applier.patch_status(
+            rt.kube,
+            self.store,
+            namespace=meta["namespace"],
+            plural=MV_PLURAL,
+            name=meta["name"],
+            patch={"conditions": [*kept, condition]},
+        )
+
     def on_error(self, key: Key, exc: BaseException, failures: int, delay: float) -> None:
         _reason, message = errors.cause(exc)
         log.warning("%s %s/%s failed (%d in a row), retrying in %.1fs: %s", *key, failures, delay, message)
@@ -150,6 +183,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     # Only our own Deployments and Services are sent to us: filtered by the API server, not here.
     settings.watching.label_selectors["apps", "deployments"] = names.DEPLOYMENT_LABEL
     settings.watching.label_selectors["", "services"] = names.DEPLOYMENT_LABEL
+    settings.watching.label_selectors["", "pods"] = names.DEPLOYMENT_LABEL
     config = Config.from_env()
     store = Store(clock=asyncio.get_running_loop().time)
     runtime = reconcile.Runtime.build(Kube.connect(timeout=config.request_timeout), config, store)
@@ -200,9 +234,12 @@ def deletion_blocker(memo: kopf.Memo, body: dict[str, Any]) -> str | None:
         )
         for md in store.of_model("md", namespace, str(model))
     ]
-    return guard.deletion_blocker(
+    reason = guard.deletion_blocker(
         name=meta["name"],
         version=str(version),
         deployments=views,
         versions=observe.versions(store.model_versions(namespace, str(model))),
     )
+    if reason is not None:
+        memo.controller.deletion_refused(body, reason)
+    return reason
