@@ -49,24 +49,33 @@ def _watch(*, session: kube.Session, out: Console, name: str, md: dict[str, Any]
     """Redraw until the rollout settles; off a terminal, one line per change, then the final status."""
     if out.is_terminal:
         with Live(render.status(views.status_view(md)), console=out, auto_refresh=False) as live:
-            while not views.settled(md):
+            while not views.settled(md) and not views.failing(md):
                 time.sleep(WATCH_INTERVAL)
                 md = kube.get_md(session, name=name)
                 live.update(render.status(views.status_view(md)), refresh=True)
-        return 0
+        return _watch_result(out, md)
     last = ""
     while True:
         line = views.summary_line(views.status_view(md))
         if line != last:
             render.say(out, f"{datetime.now(UTC):%H:%M:%S} {line}")
             last = line
-        if views.settled(md):
+        if views.settled(md) or views.failing(md):
             break
         time.sleep(WATCH_INTERVAL)
         md = kube.get_md(session, name=name)
     out.print()
     render.show(out, render.status(views.status_view(md)))
-    return 0
+    return _watch_result(out, md)
+
+
+def _watch_result(out: Console, md: dict[str, Any]) -> int:
+    """0 once settled; 1 when the operator says it can not apply the spec (a watch would never end)."""
+    problem = views.failing(md)
+    if problem is None:
+        return 0
+    render.say(out, f"the operator can not apply this spec: {problem}")
+    return 1
 
 
 def history(*, session: kube.Session, out: Console, args: argparse.Namespace) -> int:

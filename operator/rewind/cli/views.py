@@ -82,6 +82,14 @@ def settled(md: dict[str, Any]) -> bool:
     return seen and not in_flight and status.get("phase") in SETTLED_PHASES
 
 
+def failing(md: dict[str, Any]) -> str | None:
+    """The operator's word when it can not apply the latest spec (condition ReconcileError=True)."""
+    for c in (md.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "ReconcileError" and c.get("status") == "True":
+            return str(c.get("message") or c.get("reason") or "the operator can not apply this spec")
+    return None
+
+
 def summary_line(view: dict[str, Any]) -> str:
     """One line per state change, for a watch whose output is not a terminal."""
     parts = [view["phase"], f"stable={view['stableVersion'] or '-'}"]

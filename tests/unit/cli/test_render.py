@@ -201,3 +201,20 @@ def test_status_shows_failures_against_the_limit_samples_and_the_analysis_settin
     assert (view["metrics"]["error-rate"]["counted"], view["metrics"]["error-rate"]["limit"]) == (0, 5)
     assert "0/5" in text(render.status(view))
     assert "rollback at 2 failures in a row" in text(render.status(view))
+
+
+def test_a_watch_ends_when_the_operator_can_not_apply_the_spec() -> None:
+    from rewind.cli import verbs_rollout
+
+    stuck = md(phase="Healthy", stableVersion="1.0.0")
+    stuck["metadata"]["generation"] = 4  # a spec the operator could not apply: observedGeneration stays behind
+    error = "Kubernetes API error 422: Deployment.apps is invalid: spec.template.spec.nodeSelector: Invalid value"
+    stuck["status"]["conditions"] = [
+        {"type": "ReconcileError", "status": "True", "reason": "ApiError", "message": error, "lastTransitionTime": "t"}
+    ]
+    assert not views.settled(stuck)
+    assert views.failing(stuck) == error
+    buffer = io.StringIO()
+    code = verbs_rollout._watch(session=None, out=render.console(buffer), name="fraud", md=stuck)  # type: ignore[arg-type]
+    assert code == 1
+    assert error in " ".join(buffer.getvalue().split())
