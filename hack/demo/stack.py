@@ -1,7 +1,10 @@
-"""The demo's infrastructure: its own control plane, the CRDs, a real Prometheus and the operator.
+"""The demo's infrastructure: its own control plane with a real node, the images, CRDs, a real
+Prometheus, the operator and a model store.
 
-The cluster gets a name of its own (never the `rewind` cluster of `make cluster-up` or the e2e tier's),
-and every part is stopped by `down()`, whatever state `up` reached.
+The cluster gets a name of its own (never the `rewind` cluster of `make cluster-up` or the test tiers'),
+joined by a real node (containerd, kubelet, kube-proxy: `REWIND_REAL_NODE=1 hack/cluster.sh up`) where
+the serving pods really run, from images built on this machine (`hack/images.py`). Every part is stopped
+by `down()`, whatever state `up` reached.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client, config
-from tests.e2e.support import Prometheus, kubectl_binary
+from tests.e2e.support import kubectl_binary
+from tests.node import stack as parts
 from tests.tools import ROOT
 
 from .console import Deadline, DemoError, say
@@ -32,8 +36,10 @@ class Stack:
     name: str = field(default_factory=lambda: f"rewind-demo-{os.getpid()}")
     kubeconfig: str = ""
     kubectl_bin: str = ""
-    prometheus: Prometheus | None = None
+    prometheus: parts.Prom | None = None
     operator: subprocess.Popen[bytes] | None = None
+    cluster: parts.Cluster | None = None
+    store: parts.Store | None = None
     cluster_requested: bool = False
     log_offset: int = 0
 
@@ -41,8 +47,17 @@ class Stack:
     def operator_log(self) -> Path:
         return self.workdir / "operator.log"
 
+    @property
+    def cluster_dir(self) -> Path:
+        return self.workdir / "cluster"
+
     def _cluster(self, verb: str, timeout: float) -> str:
-        env = {**os.environ, "REWIND_CLUSTER_NAME": self.name, "REWIND_CLUSTER_DIR": str(self.workdir / "cluster")}
+        env = {
+            **os.environ,
+            "REWIND_CLUSTER_NAME": self.name,
+            "REWIND_CLUSTER_DIR": str(self.cluster_dir),
+            "REWIND_REAL_NODE": "1",
+        }
         with (self.workdir / "cluster.log").open("a") as log:
             done = subprocess.run(
                 [str(ROOT / "hack" / "cluster.sh"), verb],
@@ -74,12 +89,34 @@ class Stack:
         return done.stdout
 
     def up(self, deadline: Deadline) -> None:
+        say("setup", "building the images offline (operator, MLServer, pause; cached by the hash of their inputs)")
+        try:
+            images = parts.build_images()
+        except RuntimeError as exc:
+            raise DemoError(str(exc)) from None
+        say("setup", "images: " + ", ".join(sorted(images)))
         say("setup", f"starting a local control plane {self.name!r} (etcd, kube-apiserver, kwok fake nodes)")
+        say("setup", "and a real node beside them: containerd, kubelet, kube-proxy, a CNI bridge")
         self.cluster_requested = True
         self.kubeconfig = self._cluster("up", timeout=max(deadline.remaining(), 1)).splitlines()[-1]
         self.kubectl_bin = kubectl_binary()
+        done = subprocess.run(
+            [str(ROOT / "hack" / "node.sh"), "import", str(self.cluster_dir), *images.values()],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise DemoError(f"importing the images into the node's containerd failed:\n{done.stderr[-2000:]}")
+        self.cluster = parts.Cluster(
+            kubeconfig=self.kubeconfig,
+            operator_image=parts.OPERATOR_IMAGE,
+            mlserver_image=parts.MLSERVER_IMAGE,
+            placement=parts.REAL_NODE_PLACEMENT,
+        )
         version = self.kubectl("version", "-o", "json")
         say("setup", f"control plane up; kube-apiserver {_server_version(version)}; kubeconfig {self.kubeconfig}")
+        print(self.kubectl("get", "nodes", "-o", "wide"), flush=True)
 
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
         ext = client.ApiextensionsV1Api(self.api())
@@ -87,14 +124,15 @@ class Stack:
         say("setup", "CRDs installed server-side and Established: " + ", ".join(CRDS))
 
         (self.workdir / "prometheus").mkdir()
-        self.prometheus = Prometheus.start(self.workdir / "prometheus")
-        say("setup", f"Prometheus {self.prometheus.url} (scrape every 1s, file-based service discovery)")
+        self.prometheus = parts.Prom.start(self.workdir / "prometheus", kubeconfig=self.kubeconfig)
+        say("setup", f"Prometheus {self.prometheus.url}: scrapes the serving pods on their pod IPs every 2s")
 
         env = {
             **os.environ,
             "KUBECONFIG": self.kubeconfig,
             "REWIND_PROMETHEUS_ADDRESS": self.prometheus.url,
             "REWIND_METRICS_PORT": "0",
+            "REWIND_FETCHER_IMAGE": parts.OPERATOR_IMAGE,
         }
         self.operator = subprocess.Popen(
             [sys.executable, "-m", "kopf", "run", "--all-namespaces", "--standalone", "-m", "rewind.main"],
@@ -104,6 +142,16 @@ class Stack:
             start_new_session=True,  # Ctrl-C reaches the demo only, which stops everything in order
         )
         say("setup", f"operator running: kopf run -m rewind.main (pid {self.operator.pid}, log {self.operator_log})")
+
+    def model_store(self) -> parts.Store:
+        """A pod on the real node trains both models with MLServer's own scikit-learn and serves them."""
+        assert self.cluster is not None
+        kubectl = [self.kubectl_bin, "--kubeconfig", self.kubeconfig]
+        try:
+            self.store = parts.start_model_store(self.cluster, kubectl, self.api())
+        except AssertionError as exc:
+            raise DemoError(f"the model store did not come up: {exc}") from None
+        return self.store
 
     def namespace(self, name: str, deadline: Deadline) -> None:
         core = client.CoreV1Api(self.api())
@@ -146,9 +194,9 @@ class Stack:
             self.prometheus = None
             say("cleanup", "Prometheus stopped")
         if self.cluster_requested:
-            self._cluster("down", timeout=120)
+            self._cluster("down", timeout=180)
             self.cluster_requested = False
-            say("cleanup", f"control plane {self.name!r} deleted")
+            say("cleanup", f"control plane {self.name!r} and its real node deleted (pods, mounts, bridge, rules)")
 
 
 def stop_process(process: subprocess.Popen[bytes], grace: float = 15) -> None:

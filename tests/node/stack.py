@@ -351,3 +351,55 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     yield name
     if not os.environ.get("REWIND_NODE_KEEP"):
         core.delete_namespace(name)
+
+
+def model_version(
+    store: Store, cluster: Cluster, version: str, *, digest: str | None = None, lineage: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A ModelVersion of a model the store trained, served by the MLServer image built here: the model
+    loaded at start-up from the init step's /models/model, metrics on METRICS_PORT (files under /tmp, as
+    the root filesystem is read-only)."""
+    trained = store.trained["versions"][version]
+    env = {
+        "MLSERVER_MODEL_NAME": MODEL,
+        "MLSERVER_MODEL_VERSION": version,
+        "MLSERVER_MODEL_IMPLEMENTATION": "mlserver_sklearn.SKLearnModel",
+        "MLSERVER_MODEL_URI": "/models/model",
+        "MLSERVER_PARALLEL_WORKERS": "0",
+        "MLSERVER_HTTP_PORT": "8080",
+        "MLSERVER_METRICS_PORT": METRICS_PORT,
+        "MLSERVER_METRICS_DIR": "/tmp",
+        "MLSERVER_LOAD_MODELS_AT_STARTUP": "true",
+    }
+    default_lineage = {
+        "codeCommit": str(store.trained.get("code_commit") or "0" * 40),
+        "datasetSnapshot": trained.get("dataset") or {"uri": "s3://unknown"},
+        "hyperparameters": trained.get("hyperparameters") or {},
+    }
+    return {
+        "apiVersion": "rewind.dev/v1alpha1",
+        "kind": "ModelVersion",
+        "metadata": {"name": f"{MODEL}-{version}"},
+        "spec": {
+            "model": MODEL,
+            "version": version,
+            "artifact": {
+                "uri": store.artifact_uri(version),
+                "digest": digest or store.digest(version),
+                "format": "sklearn",
+            },
+            "lineage": lineage or default_lineage,
+            "features": {"schema": "fraud-features", "version": "3"},
+            "runtime": {
+                "image": cluster.mlserver_image,
+                "port": 8080,
+                "args": ["mlserver", "start", "/models"],
+                "env": [{"name": k, "value": v} for k, v in env.items()],
+            },
+        },
+    }
+
+
+def pod_template(cluster: Cluster) -> dict[str, Any]:
+    """The ModelDeployment's podTemplate: on the real node, metrics port announced for discovery."""
+    return {"annotations": {"prometheus.io/port": METRICS_PORT}, **cluster.placement}

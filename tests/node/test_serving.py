@@ -40,48 +40,6 @@ ERROR_RATE = (
 )
 
 
-def model_version(
-    store: stack.Store, cluster: stack.Cluster, version: str, *, digest: str | None = None
-) -> dict[str, Any]:
-    trained = store.trained["versions"][version]
-    env = {
-        "MLSERVER_MODEL_NAME": stack.MODEL,
-        "MLSERVER_MODEL_VERSION": version,
-        "MLSERVER_MODEL_IMPLEMENTATION": "mlserver_sklearn.SKLearnModel",
-        "MLSERVER_MODEL_URI": "/models/model",
-        "MLSERVER_PARALLEL_WORKERS": "0",
-        "MLSERVER_HTTP_PORT": "8080",
-        "MLSERVER_METRICS_PORT": stack.METRICS_PORT,
-        "MLSERVER_METRICS_DIR": "/tmp",
-        "MLSERVER_LOAD_MODELS_AT_STARTUP": "true",
-    }
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelVersion",
-        "metadata": {"name": f"{stack.MODEL}-{version}"},
-        "spec": {
-            "model": stack.MODEL,
-            "version": version,
-            "artifact": {
-                "uri": store.artifact_uri(version),
-                "digest": digest or store.digest(version),
-                "format": "sklearn",
-            },
-            "training": {
-                "codeCommit": "0123456789abcdef0123456789abcdef01234567",
-                "dataset": {"uri": trained.get("dataset", "s3://x")},
-            },
-            "features": {"schema": "fraud-features", "version": "3"},
-            "runtime": {
-                "image": cluster.mlserver_image,
-                "port": 8080,
-                "args": ["mlserver", "start", "/models"],
-                "env": [{"name": k, "value": v} for k, v in env.items()],
-            },
-        },
-    }
-
-
 @dataclass
 class Traffic:
     """Requests to the Service's ClusterIP in a thread; counts (HTTP status, model_version) answers."""
@@ -185,10 +143,10 @@ def serving(
     custom = client.CustomObjectsApi(node_api)
     for version in ("1.1.0", "2.0.0"):
         custom.create_namespaced_custom_object(
-            GROUP, VERSION, ns, "modelversions", model_version(model_store, node_cluster, version)
+            GROUP, VERSION, ns, "modelversions", stack.model_version(model_store, node_cluster, version)
         )
     bad_digest = "sha256:" + "0" * 64
-    broken = model_version(model_store, node_cluster, "1.1.0", digest=bad_digest)
+    broken = stack.model_version(model_store, node_cluster, "1.1.0", digest=bad_digest)
     broken["metadata"]["name"] = f"{stack.MODEL}-1.1.1"
     broken["spec"]["version"] = "1.1.1"
     custom.create_namespaced_custom_object(GROUP, VERSION, ns, "modelversions", broken)
@@ -225,10 +183,7 @@ def serving(
                 ],
             },
             "rollback": {"automatic": True, "fastTrack": True},
-            "podTemplate": {
-                "annotations": {"prometheus.io/port": stack.METRICS_PORT},
-                **node_cluster.placement,
-            },
+            "podTemplate": stack.pod_template(node_cluster),
         },
     }
     custom.create_namespaced_custom_object(GROUP, VERSION, ns, "modeldeployments", md)
