@@ -54,14 +54,19 @@ def test_pod_events_wake_nobody_and_cost_nothing() -> None:
     assert h.cluster.take() == []
 
 
-def test_an_unschedulable_canary_is_rolled_back_here_but_its_version_is_not_latched() -> None:
+def miss_the_deadline(pod_status: dict[str, Any]) -> tuple[Harness, list[tuple[str, str, str]]]:
+    """A canary whose pod shows `pod_status` at the progress deadline: the harness and that tick's calls."""
     h = Harness()
     start_canary(h)
-    h.cluster.add("pods", pod("fraud-canary-1", "canary", UNSCHEDULABLE))
+    h.cluster.add("pods", pod("fraud-canary-1", "canary", pod_status))
     h.sync()
     h.advance(300)
     h.tick("fraud")
-    calls = h.cluster.take()
+    return h, h.cluster.take()
+
+
+def test_an_unschedulable_canary_is_rolled_back_here_but_its_version_is_not_latched() -> None:
+    h, calls = miss_the_deadline(UNSCHEDULABLE)
     assert ("patch", "modeldeployments", "fraud") in calls, "spec.version is rewritten"
     assert not [c for c in calls if c[1] == "modelversions"], "the shared ModelVersion is not latched"
     status = h.cluster.get("modeldeployments", NS, "fraud")["status"]
@@ -70,13 +75,7 @@ def test_an_unschedulable_canary_is_rolled_back_here_but_its_version_is_not_latc
 
 
 def test_a_digest_mismatch_latches_the_version_with_the_init_steps_words() -> None:
-    h = Harness()
-    start_canary(h)
-    h.cluster.add("pods", pod("fraud-canary-1", "canary", DIGEST_MISMATCH))
-    h.sync()
-    h.advance(300)
-    h.tick("fraud")
-    h.cluster.take()
+    h, _ = miss_the_deadline(DIGEST_MISMATCH)
     status = h.cluster.get("modeldeployments", NS, "fraud")["status"]
     assert "ArtifactDigestMismatch" in status["history"][-1]["reason"]
     assert "digest mismatch: sha256:bb" in status["message"]
