@@ -183,7 +183,9 @@ class Metric(ApiModel):
 
 class PrometheusSpec(ApiModel):
     address: Annotated[str, Field(pattern=r"^https?://.+$", max_length=2048)] | None = Field(
-        default=None, description="Prometheus base URL; the operator's --prometheus-address when absent."
+        default=None,
+        description="Prometheus base URL, one of those the operator allows (else the deployment is Blocked); "
+        "the operator's default when absent.",
     )
     secret_ref: ObjectReference | None = Field(
         default=None, description="Secret with `token` (bearer) or `username` and `password` (basic auth)."

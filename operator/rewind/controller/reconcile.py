@@ -24,8 +24,9 @@ from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube
 from rewind.controller.store import Store
+from rewind.core import endpoints
 from rewind.core.checks import due
-from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Decision, Emit, Observed
+from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Blocked, Decision, Emit, Observed
 from rewind.core.rollout import decide
 
 log = logging.getLogger(__name__)
@@ -67,14 +68,17 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         return None
     now = rt.clock()
     objects = rt.store.model_versions(namespace, spec.model)
-    request = due(spec, status, now)
+    prometheus = endpoints.choose(spec.analysis.prometheus.address, rt.config.endpoints)
+    refused = prometheus if isinstance(prometheus, Blocked) else None
+    request = due(spec, status, now) if refused is None else None
     outcomes = None
-    if request is not None:
+    if request is not None and not isinstance(prometheus, Blocked):
         outcomes = analysis.run(
             rt.kube,
             config=rt.config,
             namespace=namespace,
             name=name,
+            url=prometheus,
             spec=spec,
             request=request,
             stable_version=status.stable_version,
@@ -91,6 +95,7 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         generation=obj["metadata"].get("generation"),
         promote=_promote_request(obj),
         fast_track=(obj["metadata"].get("annotations") or {}).get(FAST_TRACK_ANNOTATION),
+        refused=refused,
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
     applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)

@@ -146,7 +146,8 @@ class FakeCluster:
         return self._read("deployments", namespace, name)
 
     def read_namespaced_secret(self, name: str, namespace: str, **_: Any) -> Any:
-        return self._read("secrets", namespace, name)
+        found = self._read("secrets", namespace, name)
+        return client.V1Secret(metadata=found["metadata"], data=found.get("data"))
 
     def create_namespaced_event(self, namespace: str, body: Any, **_: Any) -> Any:
         self._record("create", "events", "")
