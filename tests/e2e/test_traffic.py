@@ -16,7 +16,11 @@ def _route(namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "HTTPRoute",
-        "metadata": {"name": "fraud-route", "namespace": namespace},
+        "metadata": {
+            "name": "fraud-route",
+            "namespace": namespace,
+            "annotations": {"rewind.dev/deployment": "fraud"},  # the route opts in
+        },
         "spec": {
             "parentRefs": [{"name": "public-gateway"}],
             "rules": [

@@ -1,8 +1,9 @@
 """One reconcile tick of a ModelDeployment: observe, analyse if due, decide, apply, persist.
 
-All state lives in the object's status. A tick reads only from the watch-fed store (no API reads):
-the store holds the API's answer to every write of ours, so a tick that follows a write (a status
-patch, a spec.version rewrite) always sees it.
+All state lives in the object's status. A tick reads only from the watch-fed store (no API reads, but
+one GET before creating an object, see `ownership`): the store holds the API's answer to every write of
+ours, so a tick that follows a write (a status patch, a spec.version rewrite) always sees it. Nothing is
+written to an object that is not ours (`core.ownership`): the deployment is refused instead.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders import names
-from rewind.controller import analysis, applier, errors, events, metrics, observe
+from rewind.controller import analysis, applier, errors, events, metrics, observe, ownership
 from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube
@@ -30,6 +31,7 @@ from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Blocked
 from rewind.core.rollout import decide
 
 log = logging.getLogger(__name__)
+OWNERSHIP_RECHECK = 60.0  # seconds between looks at an object in the way that is not ours
 
 
 def utcnow() -> datetime:
@@ -69,7 +71,7 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     now = rt.clock()
     objects = rt.store.model_versions(namespace, spec.model)
     prometheus = endpoints.choose(spec.analysis.prometheus.address, rt.config.endpoints)
-    refused = prometheus if isinstance(prometheus, Blocked) else None
+    refused = prometheus if isinstance(prometheus, Blocked) else ownership.collision(rt.store, obj)
     request = due(spec, status, now) if refused is None else None
     outcomes = None
     if request is not None and not isinstance(prometheus, Blocked):
@@ -99,11 +101,18 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
     applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
+    not_ours = ownership.preflight(applying, decision)
+    if not_ours is not None:
+        # Decided again, refused: nothing is written but the status and one Event.
+        decision = decide(spec=spec, status=status, observed=replace(observed, refused=not_ours), now=now)
     rewritten = carry_out(applying, decision)
     _persist(rt, obj, status, errors.cleared(decision.status, now))
     _measure(decision, started)
     if rewritten or _moved(rt, obj, deployments):
         return 0.0
+    if not_ours is not None:
+        # Objects that are not ours are not watched: their removal wakes nobody, so look again now and then.
+        return OWNERSHIP_RECHECK
     return decision.requeue_after
 
 
