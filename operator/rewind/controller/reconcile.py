@@ -25,7 +25,7 @@ from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube
 from rewind.controller.store import Store
-from rewind.core import endpoints
+from rewind.core import endpoints, salvage
 from rewind.core.checks import due
 from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Blocked, Decision, Emit, Observed
 from rewind.core.rollout import decide
@@ -64,10 +64,14 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         return None
     try:
         spec = ModelDeploymentSpec.model_validate(obj["spec"])
-        status = ModelDeploymentStatus.model_validate(obj.get("status") or {})
     except ValidationError as exc:
         _report_invalid(rt, obj, exc)
         return None
+    try:
+        status = ModelDeploymentStatus.model_validate(obj.get("status") or {})
+    except ValidationError as exc:
+        _reset_status(rt, obj, exc)
+        return 0.0  # decide again at once, from the status just written
     now = rt.clock()
     objects = rt.store.model_versions(namespace, spec.model)
     prometheus = endpoints.choose(spec.analysis.prometheus.address, rt.config.endpoints)
@@ -174,6 +178,26 @@ def _measure(decision: Decision, started: float) -> None:
     for action in decision.actions:
         if isinstance(action, Emit) and action.reason in outcomes:
             metrics.ROLLOUTS.labels(outcomes[action.reason]).inc()
+
+
+def _reset_status(rt: Runtime, obj: dict[str, Any], exc: ValidationError) -> None:
+    """A status that does not parse: say so, and write the part of it that can be kept (`core.salvage`).
+
+    Only the status is written; what serves is left as it is, and the next tick decides from there.
+    """
+    meta = obj["metadata"]
+    stable = rt.store.get("deployment", meta["namespace"], names.deployment_name(meta["name"], names.STABLE))
+    kept = salvage.salvage(obj.get("status"), serving=observe.track(stable).version)
+    why = salvage.describe(exc)
+    message = f"status could not be read ({why}); derived state reset, history kept"
+    kept = kept.model_copy(update={"message": message})
+    raw = obj.get("status")
+    patch = applier.merge_patch(raw if isinstance(raw, dict) else {}, kept.wire())
+    applier.patch_status(
+        rt.kube, rt.store, namespace=meta["namespace"], plural=MD_PLURAL, name=meta["name"], patch=patch
+    )
+    events.emit(rt.kube, obj=obj, type="Warning", reason=salvage.REASON, message=message, now=rt.clock())
+    log.warning("%s/%s: %s", meta["namespace"], meta["name"], message)
 
 
 def _report_invalid(rt: Runtime, obj: dict[str, Any], exc: ValidationError) -> None:
