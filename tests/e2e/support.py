@@ -163,6 +163,9 @@ class Exporter:
             self.server.server_close()
 
 
+DOWN_PROMETHEUS = "http://127.0.0.1:9"
+
+
 @dataclass
 class Operator:
     """The operator as a real subprocess (`kopf run`), so that a test can kill it mid-rollout."""
@@ -184,6 +187,8 @@ class Operator:
             **os.environ,
             "KUBECONFIG": self.kubeconfig,
             "REWIND_PROMETHEUS_ADDRESS": self.prometheus_url,
+            # An address the platform allows but where nothing listens: a Prometheus that is down.
+            "REWIND_PROMETHEUS_ALLOWED": DOWN_PROMETHEUS,
             "REWIND_METRICS_PORT": str(self.metrics_port),
             # Where pods really run (kind), the fetcher image must exist there: hack/kind-e2e.sh loads it.
             "REWIND_FETCHER_IMAGE": os.environ.get("REWIND_E2E_FETCHER_IMAGE", "rewind:e2e"),

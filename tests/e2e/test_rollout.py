@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.e2e.support import Operator, Prometheus, wait_for
+from tests.e2e.support import DOWN_PROMETHEUS, Operator, Prometheus, wait_for
 from tests.e2e.world import World
 
 
@@ -140,7 +140,7 @@ def test_inconclusive_analysis_pauses_and_never_promotes(world: World, prometheu
     world.error_rate("canary", None)
 
     # Prometheus unreachable: every check is inconclusive, the rollout pauses at its first step.
-    world.patch_md({"analysis": {"prometheus": {"address": "http://127.0.0.1:9"}}})
+    world.patch_md({"analysis": {"prometheus": {"address": DOWN_PROMETHEUS}}})
     world.set_version("1.1.0")
     status = world.wait_status("paused", lambda s: s.get("phase") == "Paused")
     progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")

@@ -99,4 +99,5 @@ def test_replica_split_refuses_weight_100_by_pod_count() -> None:
     # The schema refuses it: a 100% share by pod count would need stable at zero pods during the canary.
     with pytest.raises(ValueError, match="must"):
         serving.replica_split(replicas=4, weight=100, traffic="Replicas")
-    assert serving.replica_split(replicas=4, weight=100, traffic="GatewayAPI") == (4, 4)
+    assert serving.replica_split(replicas=4, weight=100, traffic="GatewayAPI", max_surge=None) == (4, 4)
+    assert serving.replica_split(replicas=4, weight=100, traffic="GatewayAPI") == (1, 4)  # maxSurge 25%: 1 pod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import requests
@@ -12,9 +13,17 @@ from urllib3.util.retry import Retry
 
 from rewind.analysis.provider import ProviderError
 
-# Long enough to keep Prometheus' own error text (e.g. a parse error with its position), short enough for
-# a status field and an Event.
-_MAX_ERROR = 400
+# What a failed query says in status and Events: a status code and one of these fixed texts, never the
+# backend's own words. A response body is the one thing an address that is not Prometheus would echo back
+# (a token, an internal page), so none of it is quoted, not even Prometheus' own parse errors.
+_STATUS_CODE = re.compile(r"HTTP Status Code (\d{3})")
+_BY_STATUS = {
+    400: "Prometheus rejected the query (HTTP 400): check its syntax with promtool or the Prometheus UI",
+    401: "Prometheus refused the credentials (HTTP 401): check spec.analysis.prometheus.secretRef",
+    403: "Prometheus refused the credentials (HTTP 403): check spec.analysis.prometheus.secretRef",
+    422: "Prometheus could not run the query (HTTP 422): e.g. a range vector where an instant one is needed",
+    503: "Prometheus is unavailable (HTTP 503)",
+}
 
 
 def auth_headers(secret_data: dict[str, str]) -> dict[str, str]:
@@ -67,22 +76,20 @@ class PrometheusProvider:
         """
         try:
             result: Any = self._client.custom_query(query=promql)
-        except (
-            requests.RequestException,
-            PrometheusApiClientException,
-            ValueError,
-            LookupError,
-            TypeError,
-        ) as exc:
+        except PrometheusApiClientException as exc:
+            raise ProviderError(_http_error(str(exc))) from exc
+        except requests.Timeout as exc:
+            raise ProviderError("Prometheus did not answer in time") from exc
+        except requests.ConnectionError as exc:
+            raise ProviderError("Prometheus is unreachable (connection failed)") from exc
+        except (requests.RequestException, ValueError, LookupError, TypeError) as exc:
             # ValueError: a non-JSON body, or a query that can not be encoded for HTTP. LookupError and
             # TypeError: a JSON body that is not the query API's (no `data.result`).
-            # The URL is left out on purpose: it may carry credentials (`https://user:pass@...`), and this
-            # message lands in status and Events. requests names host and port in connection errors.
-            raise ProviderError(_short(f"Prometheus query failed: {exc}")) from exc
+            raise ProviderError(f"Prometheus query failed: {_BODY_NOT_API} ({type(exc).__name__})") from exc
         try:
             return _single_value(result)
         except (LookupError, TypeError) as exc:
-            raise ProviderError(_short(f"unexpected Prometheus result: {result!r}")) from exc
+            raise ProviderError(f"unexpected Prometheus result: {_BODY_NOT_API}") from exc
 
     def is_online(self) -> bool:
         """Whether Prometheus answers `GET /` with a 2xx/3xx; False on any connection error."""
@@ -96,11 +103,23 @@ class PrometheusProvider:
         self._client.close()
 
 
+_BODY_NOT_API = "the answer is not the query API's"
+
+
+def _http_error(text: str) -> str:
+    """A fixed sentence for a non-200 answer, naming its status code only."""
+    match = _STATUS_CODE.search(text)
+    if match is None:
+        return f"Prometheus query failed: {_BODY_NOT_API}"
+    code = int(match.group(1))
+    return _BY_STATUS.get(code, f"Prometheus query failed (HTTP {code})")
+
+
 def _single_value(result: Any) -> float | None:
     # The client returns `data.result` without `resultType`; the shapes tell them apart: a scalar (or
     # string) is `[time, "value"]`, a vector or matrix a list of `{"metric": ..., "value"|"values": ...}`.
     if not isinstance(result, list):
-        raise ProviderError(_short(f"unexpected Prometheus result: {result!r}"))
+        raise ProviderError(f"unexpected Prometheus result: {_BODY_NOT_API}")
     if not result:
         return None
     if len(result) == 2 and not isinstance(result[0], dict):
@@ -120,8 +139,4 @@ def _to_float(raw: object) -> float:
         # Prometheus encodes sample values as strings; float() reads its "NaN", "+Inf" and "-Inf".
         return float(str(raw))
     except ValueError:
-        raise ProviderError(_short(f"query returned a non-numeric value: {raw!r}")) from None
-
-
-def _short(message: str) -> str:
-    return message if len(message) <= _MAX_ERROR else message[: _MAX_ERROR - 3] + "..."
+        raise ProviderError("query returned a non-numeric value") from None

@@ -2,7 +2,8 @@
 
 Placeholders are `{{ namespace }}`, `{{ deployment }}`, `{{ model }}`, `{{ version }}`, `{{ track }}` and
 `{{ interval }}`; whitespace inside the braces is optional. Substitution is a single pass, so a value that
-itself looks like `{{ model }}` is inserted literally and never expanded again.
+itself looks like `{{ model }}` is inserted literally and never expanded again. In a regex matcher
+(`=~`, `!~`) a value is escaped for RE2 as well, so that it matches only itself.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _INTERVAL = re.compile(DURATION_PATTERN)
 # What Prometheus' lexer accepts after a backslash in a double-quoted string, as named escapes.
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# RE2's metacharacters, as Go's `regexp.QuoteMeta` escapes them.
+_RE2_META = frozenset("\\.+*?()|[]{}^$")
+_REGEX_MATCHERS = ("=~", "!~")
 
 
 class RenderError(ValueError):
@@ -58,34 +62,48 @@ def escape_label_value(value: str) -> str:
     return "".join(out)
 
 
+def escape_regex(value: str) -> str:
+    """Escape `value` so that, as an RE2 pattern, it matches exactly itself (Go's `regexp.QuoteMeta`).
+
+    The result still needs `escape_label_value` to stand inside a double-quoted PromQL string.
+    """
+    return "".join("\\" + ch if ch in _RE2_META else ch for ch in value)
+
+
 def render(template: str, ctx: QueryContext) -> str:
     """Return `template` with every placeholder replaced by its value from `ctx`.
 
     Every value except `interval` is escaped with `escape_label_value` and must stand inside a
     double-quoted string (a label matcher such as `deployment="{{ deployment }}"`, or a comment):
     escaping only protects a value inside quotes, so a placeholder outside them, or inside single quotes
-    or backticks, raises `RenderError`. `interval` goes in bare (`rate(x[{{ interval }}])`) and must be
-    a duration like `30s` or `1h30m`. An unknown placeholder raises `RenderError` naming it.
+    or backticks, raises `RenderError`. Inside the string of a regex matcher (`=~`, `!~`) a value is
+    first escaped for RE2 (`escape_regex`), so that `version=~"{{ version }}"` with 1.0.0 matches the
+    version 1.0.0 only, never 1x0x0; the template's own pattern around it stays a pattern. `interval`
+    goes in bare (`rate(x[{{ interval }}])`) and must be a duration like `30s` or `1h30m`. An unknown
+    placeholder raises `RenderError` naming it.
     """
     if not _INTERVAL.fullmatch(ctx.interval):
         raise RenderError(f"interval {ctx.interval!r} is not a duration such as 30s, 5m or 1h30m")
-    values = {
-        "namespace": escape_label_value(ctx.namespace),
-        "deployment": escape_label_value(ctx.deployment),
-        "model": escape_label_value(ctx.model),
-        "version": escape_label_value(ctx.version),
-        "track": escape_label_value(ctx.track),
-        "interval": ctx.interval,
+    raw = {
+        "namespace": ctx.namespace,
+        "deployment": ctx.deployment,
+        "model": ctx.model,
+        "version": ctx.version,
+        "track": ctx.track,
     }
+    values = {name: escape_label_value(value) for name, value in raw.items()} | {"interval": ctx.interval}
+    regex_values = {name: escape_label_value(escape_regex(value)) for name, value in raw.items()}
+    regex_values["interval"] = ctx.interval
     out: list[str] = []
     # `state` is where we are in PromQL's lexical structure: None (code), an open quote char, or "#"
     # (a comment). Only this tells whether escaping is enough to keep a value from becoming PromQL.
     state: str | None = None
+    regex = False  # whether the open double-quoted string is the pattern of a regex matcher
     i = 0
     while i < len(template):
         match = _PLACEHOLDER.match(template, i)
         if match is not None:
-            out.append(_substitute(match.group(1), state, values))
+            out.append(_substitute(match.group(1), state, regex_values if regex else values))
             i = match.end()
             continue
         ch = template[i]
@@ -95,6 +113,7 @@ def render(template: str, ctx: QueryContext) -> str:
             continue
         if state is None and ch in "\"'`#":
             state = ch
+            regex = ch == '"' and template[:i].rstrip().endswith(_REGEX_MATCHERS)
         elif (state == "#" and ch == "\n") or (state is not None and state != "#" and ch == state):
             state = None
         out.append(ch)

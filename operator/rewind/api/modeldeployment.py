@@ -94,7 +94,7 @@ _TRAFFIC_RULE = cel(
 
 WEIGHT_100_MESSAGE = (
     "a step weight 100 needs traffic type GatewayAPI: with traffic shared by pod count (Replicas) the "
-    "stable track keeps its full replicas during a canary, so a step can send at most 99%; "
+    "stable track keeps at least one pod during a canary, so a step can send at most 99%; "
     "after the last step the canary is promoted anyway"
 )
 _WEIGHT_RULE = cel(
@@ -114,6 +114,11 @@ class CanarySpec(ApiModel):
         default="300s", description="Canary pods must be available by then, else rollback (1s to 24h)."
     )
     traffic: Traffic = Field(default_factory=Traffic, json_schema_extra=_TRAFFIC_RULE)
+    max_surge: Annotated[int, Field(ge=0, le=10000)] | Annotated[str, Field(pattern=r"^[0-9]{1,5}%?$")] = Field(
+        default="25%",
+        description="Extra pods a canary may add on top of spec.replicas: a number of pods or a percentage of "
+        "replicas (rounded up). Beyond it the stable track scales down as the canary scales up.",
+    )
 
     @model_validator(mode="after")
     def _weight_100_needs_routes(self) -> CanarySpec:
@@ -183,7 +188,9 @@ class Metric(ApiModel):
 
 class PrometheusSpec(ApiModel):
     address: Annotated[str, Field(pattern=r"^https?://.+$", max_length=2048)] | None = Field(
-        default=None, description="Prometheus base URL; the operator's --prometheus-address when absent."
+        default=None,
+        description="Prometheus base URL, one of those the operator allows (else the deployment is Blocked); "
+        "the operator's default when absent.",
     )
     secret_ref: ObjectReference | None = Field(
         default=None, description="Secret with `token` (bearer) or `username` and `password` (basic auth)."

@@ -6,12 +6,13 @@ Pure functions of the spec (and, for the HTTPRoute, of the route observed); the 
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any
 
 from rewind.api.modeldeployment import ModelDeploymentSpec
 from rewind.api.modelversion import ModelVersionSpec
 from rewind.builders import names
 from rewind.builders.httproute import httproute_backend_patch
+from rewind.builders.replicas import replica_split
 
 __all__ = ["deployment", "httproute_backend_patch", "owner_reference", "replica_split", "service"]
 
@@ -36,42 +37,6 @@ _CONTAINER_SECURITY = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-
-
-def replica_split(*, replicas: int, weight: int, traffic: Literal["Replicas", "GatewayAPI"]) -> tuple[int, int]:
-    """Pod counts `(stable, canary)` for a canary at `weight` percent of traffic.
-
-    Policy: the stable track is never scaled down while a canary runs, so a rollback is instant (stable
-    already carries full capacity) and serving capacity never dips. Hence weight 100 exists only in
-    GatewayAPI mode (routes, not pods, move the traffic); the schema refuses it in Replicas mode.
-
-    - `replicas` 0: `(0, 0)`. Weight 0: `(replicas, 0)`.
-    - Replicas mode (traffic shared by ready pod count through the one Service):
-      `canary = ceil(replicas * w / (100 - w))`, at least 1, so that `canary / (stable + canary)` is at
-      least `w` percent and less than one pod above it. Beware high weights: w=50 doubles the pods,
-      w=90 runs 9x `replicas` canary pods, w=99 runs 99x.
-    - GatewayAPI mode (traffic split by HTTPRoute weights, not by pods):
-      `canary = max(1, ceil(replicas * w / 100))`; weight 100 gives `(replicas, replicas)`.
-
-    Raises ValueError for a negative `replicas`, a weight outside 0..100, or 100 in Replicas mode.
-    """
-    if replicas < 0:
-        raise ValueError(f"replicas must not be negative, got {replicas}")
-    if not 0 <= weight <= 100:
-        raise ValueError(f"weight must be within 0..100, got {weight}")
-    if replicas == 0:
-        return 0, 0
-    if weight == 0:
-        return replicas, 0
-    if traffic == "GatewayAPI":
-        return replicas, max(1, _ceil_div(replicas * weight, 100))
-    if weight == 100:
-        raise ValueError("weight must be below 100 when traffic is shared by pod count (Replicas)")
-    return replicas, max(1, _ceil_div(replicas * weight, 100 - weight))
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ def run(
     config: Config,
     namespace: str,
     name: str,
+    url: str | None,
     spec: ModelDeploymentSpec,
     request: AnalysisRequest,
     stable_version: str | None,
@@ -62,9 +63,9 @@ def run(
     """Every metric checked once for `request`; problems reaching Prometheus come back Inconclusive.
 
     At most `limit` analyses query at once, each query with `config.query_timeout`: a slow Prometheus
-    holds only those workers, and ticks that need no analysis (rollbacks included) keep running.
+    holds only those workers, and ticks that need no analysis (rollbacks included) keep running. `url` is
+    the address `rewind.core.endpoints.choose` allowed; the Secret is read only then.
     """
-    url = spec.analysis.prometheus.address or config.prometheus_address
     if not url:
         return _inconclusive(request, "no Prometheus address: set spec.analysis.prometheus.address or the operator's")
     try:

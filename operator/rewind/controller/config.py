@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from rewind.core.endpoints import Endpoints, parse_allowed
+
 
 @dataclass(frozen=True)
 class Config:
-    prometheus_address: str | None = None
+    prometheus_address: str | None = None  # the default: what a deployment naming no address uses
+    # What else a deployment may name in spec.analysis.prometheus.address: exact URLs, or prefixes
+    # ending in /* (see rewind.core.endpoints). Empty: only the default.
+    prometheus_allowed: tuple[str, ...] = ()
     fetcher_image: str = "ghcr.io/rewind-dev/rewind:0.1.0"
     metrics_port: int = 8000  # 0 disables the operator's own /metrics
     resync: float = 600.0  # a safety net: every deployment is ticked from the cache this often (±10%)
@@ -18,11 +23,19 @@ class Config:
     query_timeout: float = 5.0  # seconds, every Prometheus query
     route_max_age: float = 30.0  # seconds an HTTPRoute read is reused before reading it again
 
+    def __post_init__(self) -> None:
+        self.endpoints  # noqa: B018 (validates the allow-list: a bad entry stops the operator at start)
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(default=self.prometheus_address, allowed=self.prometheus_allowed)
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
         e = os.environ if env is None else env
         return cls(
             prometheus_address=e.get("REWIND_PROMETHEUS_ADDRESS") or None,
+            prometheus_allowed=parse_allowed(e.get("REWIND_PROMETHEUS_ALLOWED", "")),
             fetcher_image=e.get("REWIND_FETCHER_IMAGE", cls.fetcher_image),
             metrics_port=int(e.get("REWIND_METRICS_PORT", str(cls.metrics_port))),
             resync=float(e.get("REWIND_RESYNC", e.get("REWIND_MAX_SLEEP", str(cls.resync)))),

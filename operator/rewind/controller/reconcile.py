@@ -1,8 +1,9 @@
 """One reconcile tick of a ModelDeployment: observe, analyse if due, decide, apply, persist.
 
-All state lives in the object's status. A tick reads only from the watch-fed store (no API reads):
-the store holds the API's answer to every write of ours, so a tick that follows a write (a status
-patch, a spec.version rewrite) always sees it.
+All state lives in the object's status. A tick reads only from the watch-fed store (no API reads, but
+one GET before creating an object, see `ownership`): the store holds the API's answer to every write of
+ours, so a tick that follows a write (a status patch, a spec.version rewrite) always sees it. Nothing is
+written to an object that is not ours (`core.ownership`): the deployment is refused instead.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -19,16 +20,18 @@ from pydantic import ValidationError
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders import names
-from rewind.controller import analysis, applier, errors, events, metrics, observe
+from rewind.controller import analysis, applier, errors, events, metrics, observe, ownership
 from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube
 from rewind.controller.store import Store
+from rewind.core import endpoints, salvage
 from rewind.core.checks import due
-from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Decision, Emit, Observed
+from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Blocked, Decision, Emit, Observed
 from rewind.core.rollout import decide
 
 log = logging.getLogger(__name__)
+OWNERSHIP_RECHECK = 60.0  # seconds between looks at an object in the way that is not ours
 
 
 def utcnow() -> datetime:
@@ -61,20 +64,27 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         return None
     try:
         spec = ModelDeploymentSpec.model_validate(obj["spec"])
-        status = ModelDeploymentStatus.model_validate(obj.get("status") or {})
     except ValidationError as exc:
         _report_invalid(rt, obj, exc)
         return None
+    try:
+        status = ModelDeploymentStatus.model_validate(obj.get("status") or {})
+    except ValidationError as exc:
+        _reset_status(rt, obj, exc)
+        return 0.0  # decide again at once, from the status just written
     now = rt.clock()
     objects = rt.store.model_versions(namespace, spec.model)
-    request = due(spec, status, now)
+    prometheus = endpoints.choose(spec.analysis.prometheus.address, rt.config.endpoints)
+    refused = prometheus if isinstance(prometheus, Blocked) else ownership.collision(rt.store, obj)
+    request = due(spec, status, now) if refused is None else None
     outcomes = None
-    if request is not None:
+    if request is not None and not isinstance(prometheus, Blocked):
         outcomes = analysis.run(
             rt.kube,
             config=rt.config,
             namespace=namespace,
             name=name,
+            url=prometheus,
             spec=spec,
             request=request,
             stable_version=status.stable_version,
@@ -91,14 +101,22 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         generation=obj["metadata"].get("generation"),
         promote=_promote_request(obj),
         fast_track=(obj["metadata"].get("annotations") or {}).get(FAST_TRACK_ANNOTATION),
+        refused=refused,
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
     applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
+    not_ours = ownership.preflight(applying, decision)
+    if not_ours is not None:
+        # Decided again, refused: nothing is written but the status and one Event.
+        decision = decide(spec=spec, status=status, observed=replace(observed, refused=not_ours), now=now)
     rewritten = carry_out(applying, decision)
     _persist(rt, obj, status, errors.cleared(decision.status, now))
     _measure(decision, started)
     if rewritten or _moved(rt, obj, deployments):
         return 0.0
+    if not_ours is not None:
+        # Objects that are not ours are not watched: their removal wakes nobody, so look again now and then.
+        return OWNERSHIP_RECHECK
     return decision.requeue_after
 
 
@@ -160,6 +178,26 @@ def _measure(decision: Decision, started: float) -> None:
     for action in decision.actions:
         if isinstance(action, Emit) and action.reason in outcomes:
             metrics.ROLLOUTS.labels(outcomes[action.reason]).inc()
+
+
+def _reset_status(rt: Runtime, obj: dict[str, Any], exc: ValidationError) -> None:
+    """A status that does not parse: say so, and write the part of it that can be kept (`core.salvage`).
+
+    Only the status is written; what serves is left as it is, and the next tick decides from there.
+    """
+    meta = obj["metadata"]
+    stable = rt.store.get("deployment", meta["namespace"], names.deployment_name(meta["name"], names.STABLE))
+    kept = salvage.salvage(obj.get("status"), serving=observe.track(stable).version)
+    why = salvage.describe(exc)
+    message = f"status could not be read ({why}); derived state reset, history kept"
+    kept = kept.model_copy(update={"message": message})
+    raw = obj.get("status")
+    patch = applier.merge_patch(raw if isinstance(raw, dict) else {}, kept.wire())
+    applier.patch_status(
+        rt.kube, rt.store, namespace=meta["namespace"], plural=MD_PLURAL, name=meta["name"], patch=patch
+    )
+    events.emit(rt.kube, obj=obj, type="Warning", reason=salvage.REASON, message=message, now=rt.clock())
+    log.warning("%s/%s: %s", meta["namespace"], meta["name"], message)
 
 
 def _report_invalid(rt: Runtime, obj: dict[str, Any], exc: ValidationError) -> None:

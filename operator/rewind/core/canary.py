@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import BakeStatus, CanaryStatus
+from rewind.builders.replicas import surge_pods
 from rewind.core import checks, diagnose, guard
 from rewind.core.model import (
     PROMOTE_ANNOTATION,
@@ -171,7 +172,7 @@ def _promote(plan: Plan, c: CanaryStatus) -> None:
     stable = plan.observed.stable
     plan.act(EnsureTrack("stable", c.version, replicas))
     if not (stable.version == c.version and stable.settled(replicas)):
-        plan.act(EnsureTrack("canary", c.version, plan.split(c.weight)[1]))
+        plan.act(EnsureTrack("canary", c.version, _while_promoting(plan, c)))
         deadline = parse_time(c.step_started_at) + parse_duration(plan.spec.strategy.canary.progress_deadline)
         message = f"promoting {c.version}: updating stable"
         if plan.now >= deadline:
@@ -209,6 +210,18 @@ def _promote(plan: Plan, c: CanaryStatus) -> None:
     )
     plan.phase("Progressing", f"{c.version} promoted; baking for {plan.spec.analysis.bake}", progressing="Baking")
     plan.requeue(0)
+
+
+def _while_promoting(plan: Plan, c: CanaryStatus) -> int:
+    """The canary's pods while stable rolls to its version: what stable lacks, within maxSurge.
+
+    The canary keeps serving until the promoted stable is ready, but only with as many pods as stable
+    still lacks (or the surge, or one), so that promotion does not run both tracks at full size.
+    """
+    replicas, stable = plan.spec.replicas, plan.observed.stable
+    ready = min(stable.updated, stable.ready) if stable.version == c.version else 0
+    surge = surge_pods(replicas, plan.spec.strategy.canary.max_surge)
+    return min(plan.split(c.weight)[1], max(1, surge, replicas - ready))
 
 
 def _abort(plan: Plan, c: CanaryStatus, why: str) -> None:

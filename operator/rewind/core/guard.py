@@ -8,15 +8,9 @@ from dataclasses import dataclass
 from rewind.api.modeldeployment import DeploymentFeatures, HistoryEntry, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.api.modelversion import ModelFeatures
 from rewind.core import latch
-from rewind.core.model import VersionInfo
+from rewind.core.model import Blocked, VersionInfo
 
-
-@dataclass(frozen=True)
-class Blocked:
-    """Why a version may not serve: a condition reason and one readable sentence."""
-
-    reason: str  # FeatureSchemaMismatch | VersionNotFound | VersionFailed | VersionInvalid
-    message: str
+__all__ = ["Blocked", "check", "deletion_blocker", "rollback_target", "skew", "was_healthy"]
 
 
 def skew(model: ModelFeatures | None, serving: DeploymentFeatures | None) -> str | None:

@@ -93,6 +93,14 @@ class CheckOutcome:
 
 
 @dataclass(frozen=True)
+class Blocked:
+    """Why the operator refuses to act: a condition reason and one readable sentence."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Observed:
     versions: Mapping[str, VersionInfo] = field(default_factory=dict)
     stable: TrackState = field(default_factory=TrackState)
@@ -101,6 +109,9 @@ class Observed:
     generation: int | None = None
     promote: Literal["step", "full"] | None = None  # annotation rewind.dev/promote (kubectl rewind promote)
     fast_track: str | None = None  # annotation rewind.dev/fast-track: a version to serve without a canary
+    # Why the operator may not act on this deployment at all (a Prometheus address it does not allow, a
+    # serving object that is not ours): Blocked, nothing written but the status and one Event.
+    refused: Blocked | None = None
 
 
 # Actions: what the controller must do. The core never does I/O; the applier carries these out.

@@ -8,7 +8,7 @@ from typing import Any
 
 from rewind.api.common import ConditionStatus
 from rewind.api.modeldeployment import MdPhase, ModelDeploymentSpec, ModelDeploymentStatus
-from rewind.builders.serving import replica_split
+from rewind.builders.replicas import replica_split
 from rewind.core.model import Action, Decision, Emit, EnsureTrack, Observed, ScaleTrack, SetTraffic, iso
 from rewind.core.records import condition, set_condition, trim
 
@@ -41,8 +41,10 @@ class Plan:
             self.wake.append(seconds)
 
     def split(self, weight: int) -> tuple[int, int]:
-        traffic = self.spec.strategy.canary.traffic.type
-        return replica_split(replicas=self.spec.replicas, weight=weight, traffic=traffic)
+        canary = self.spec.strategy.canary
+        return replica_split(
+            replicas=self.spec.replicas, weight=weight, traffic=canary.traffic.type, max_surge=canary.max_surge
+        )
 
     def serve_canary(self, version: str, weight: int, *, route: bool) -> None:
         """Stable and canary replica counts for `weight`; route weights too once the canary is ready."""
@@ -54,10 +56,17 @@ class Plan:
             self.act(SetTraffic(weight))
 
     def stop_canary(self) -> None:
-        """Zero traffic to the canary at once: route weight first, then its pods."""
+        """Zero traffic to the canary at once: route weight first, then its pods; then stable back to full.
+
+        Within maxSurge stable never gave up a pod. Beyond it (see `replica_split`), stable scales back up
+        in the same breath: until its new pods are ready, the pods it kept carry all traffic.
+        """
         if self.gateway:
             self.act(SetTraffic(0))
         self.act(ScaleTrack("canary", 0))
+        stable = self.observed.stable
+        if stable.exists and stable.replicas < self.spec.replicas:
+            self.act(ScaleTrack("stable", self.spec.replicas))
 
     @property
     def gateway(self) -> bool:

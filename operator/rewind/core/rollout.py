@@ -3,6 +3,9 @@
 Pure: no I/O, no clock. Everything needed to continue is in the status it returns, so an operator
 killed at any moment resumes where it was. The paths:
 
+- the operator refuses to act on the deployment at all (`observed.refused`: a Prometheus address it does
+  not allow, a serving object that is not ours): Blocked, one Event, nothing else;
+
 - a canary in flight walks its steps under analysis (`canary.py`);
 - a direct update of the stable track in flight waits for its pods (`update.py`);
 - otherwise a new `spec.version` starts a canary or an update once it passes the guard, and a steady
@@ -31,6 +34,9 @@ from rewind.core.records import open_entry
 
 def decide(*, spec: ModelDeploymentSpec, status: ModelDeploymentStatus, observed: Observed, now: datetime) -> Decision:
     plan = Plan(spec=spec, status=status, observed=observed, now=now)
+    if observed.refused is not None:
+        steady.refuse(plan, observed.refused)
+        return plan.decision()
     latch.hold(plan)  # from here on, plan.observed sees versions latched by content as Failed
     if status.canary is not None:
         canary.progress(plan)

@@ -92,10 +92,22 @@ def block(plan: Plan, blocked: Blocked) -> None:
     if blocked.reason == "VersionFailed" and plan.status.phase == "Degraded":
         # The failed version is still asked for because nothing was rolled back to: stay Degraded.
         return
+    _blocked(plan, blocked, f"not serving {plan.spec.version}: {blocked.message}")
+
+
+def refuse(plan: Plan, refused: Blocked) -> None:
+    """The operator may not act on this deployment at all: status and one Event, nothing else.
+
+    Whatever is in flight (a canary, a bake) holds where it is and goes on once the cause is gone.
+    """
+    _blocked(plan, refused, refused.message)
+
+
+def _blocked(plan: Plan, blocked: Blocked, event: str) -> None:
     previous = condition(plan.status, "Blocked")
     repeated = previous is not None and previous.status == "True" and previous.message == blocked.message
     if not repeated:
-        plan.act(Emit("Warning", blocked.reason, f"not serving {plan.spec.version}: {blocked.message}"))
+        plan.act(Emit("Warning", blocked.reason, event))
     serving = plan.status.stable_version
     suffix = f"; {serving} keeps serving" if serving else ""
     plan.phase("Blocked", f"{blocked.message}{suffix}")

@@ -140,17 +140,38 @@ def test_http_500_is_an_error_without_retries(prom: FakePrometheus) -> None:
     assert prom.queries == [QUERY]  # asked once: the next check interval is the retry
 
 
-def test_bad_query_carries_prometheus_message(prom: FakePrometheus) -> None:
+def test_bad_query_is_said_by_status_code_without_the_body(prom: FakePrometheus) -> None:
+    """The backend's words never reach status and Events: whatever answers may be no Prometheus at all."""
     prom.status = 400
     prom.body = {"status": "error", "errorType": "bad_data", "error": 'parse error: unexpected "}"'}
-    with pytest.raises(ProviderError, match="parse error"):
+    with pytest.raises(ProviderError, match=r"rejected the query \(HTTP 400\)") as raised:
         provider(prom).query("sum(")
+    assert "parse error" not in str(raised.value)
 
 
-def test_non_json_body_is_an_error(prom: FakePrometheus) -> None:
-    prom.body = "not the query API"
-    with pytest.raises(ProviderError):
+@pytest.mark.parametrize("status", [401, 404, 500, 502])
+def test_an_error_body_is_never_quoted(prom: FakePrometheus, status: int) -> None:
+    prom.status = status
+    prom.body = {"status": "error", "error": "token=s3cr3t"}
+    with pytest.raises(ProviderError, match=f"HTTP {status}") as raised:
         provider(prom).query(QUERY)
+    assert "s3cr3t" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "token=s3cr3t",
+        {"data": {"result": "token=s3cr3t"}},
+        {"data": {"result": [{"metric": {}, "value": [0, "token=s3cr3t"]}]}},
+        {"data": {"result": [{"metric": {"token": "s3cr3t"}}]}},
+    ],
+)
+def test_a_body_that_is_not_the_query_apis_is_an_error_that_quotes_nothing(prom: FakePrometheus, body: object) -> None:
+    prom.body = body
+    with pytest.raises(ProviderError) as raised:
+        provider(prom).query(QUERY)
+    assert "s3cr3t" not in str(raised.value)
 
 
 def free_port_url() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from hypothesis import given
@@ -162,3 +163,42 @@ def test_interval_may_stand_anywhere() -> None:
     assert render('max_over_time(x{t="{{track}}"}[{{interval}}:{{ interval }}])', ctx(track="stable")) == (
         'max_over_time(x{t="stable"}[30s:30s])'
     )
+
+
+# Regex matchers (`=~`, `!~`): Prometheus reads the string as an RE2 pattern, fully anchored. A value
+# there is escaped twice: RE2 metacharacters first, then the PromQL string escapes.
+
+
+@pytest.mark.parametrize(
+    ("template", "version", "rendered"),
+    [
+        ('x{version=~"{{ version }}"}', "1.0.0", 'x{version=~"1\\\\.0\\\\.0"}'),
+        ('x{version!~"{{ version }}"}', "1.0.0+build.1", 'x{version!~"1\\\\.0\\\\.0\\\\+build\\\\.1"}'),
+        ('x{version =~ "{{ version }}"}', "1.0.0", 'x{version =~ "1\\\\.0\\\\.0"}'),
+        # Only the placeholder is escaped: the template's own pattern stays a pattern.
+        ('x{version=~"{{ version }}|2\\\\..*"}', "1.0.0", 'x{version=~"1\\\\.0\\\\.0|2\\\\..*"}'),
+        # An equality matcher after a regex one is a plain string again.
+        ('x{a=~"b.*", version="{{ version }}"}', "1.0.0", 'x{a=~"b.*", version="1.0.0"}'),
+    ],
+)
+def test_placeholder_in_a_regex_matcher_is_escaped_for_re2(template: str, version: str, rendered: str) -> None:
+    assert render(template, ctx(version=version)) == rendered
+
+
+@given(st.text())
+def test_any_value_in_a_regex_matcher_matches_only_itself(value: str) -> None:
+    rendered = render('a=~"{{ model }}"', ctx(model=value))
+    pattern, end = unquote_promql(rendered[3:])
+    assert end == len(rendered) - 3
+    # Python's `re` reads RE2's escapes of punctuation the same way; fullmatch is Prometheus' anchoring.
+    assert re.fullmatch(pattern, value)
+    assert re.fullmatch(pattern, value + "x") is None
+    if "." in value:
+        assert re.fullmatch(pattern, value.replace(".", "x")) is None  # 1.0.0 never matches 1x0x0
+
+
+def test_regex_escaping_reaches_every_re2_metacharacter() -> None:
+    meta = "\\.+*?()|[]{}^$"
+    rendered = render('a=~"{{ model }}"', ctx(model=meta))
+    pattern, _ = unquote_promql(rendered[3:])
+    assert pattern == "".join("\\" + ch for ch in meta)

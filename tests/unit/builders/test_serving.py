@@ -203,7 +203,7 @@ def test_track_service_selects_one_track() -> None:
     ],
 )
 def test_replica_split_table(replicas: int, weight: int, traffic: Any, expected: tuple[int, int]) -> None:
-    assert serving.replica_split(replicas=replicas, weight=weight, traffic=traffic) == expected
+    assert serving.replica_split(replicas=replicas, weight=weight, traffic=traffic, max_surge=None) == expected
 
 
 @pytest.mark.parametrize(("replicas", "weight"), [(-1, 10), (1, -1), (1, 101), (4, 100)])
@@ -220,8 +220,8 @@ def test_replica_split_rejects_nonsense(replicas: int, weight: int) -> None:
 def test_replica_split_properties(replicas: int, weight: int, traffic: Any) -> None:
     if weight == 100 and traffic == "Replicas":
         return  # refused by the schema: stable keeps its replicas, so pods can not carry 100%
-    stable, canary = serving.replica_split(replicas=replicas, weight=weight, traffic=traffic)
-    assert stable == replicas, "stable is never scaled down while a canary runs"
+    stable, canary = serving.replica_split(replicas=replicas, weight=weight, traffic=traffic, max_surge=None)
+    assert stable == replicas, "unbounded (no maxSurge), stable is never scaled down while a canary runs"
     assert (canary > 0) == (weight > 0)
     if traffic == "Replicas" and 0 < weight < 100:
         # The canary's share of pods is at least the weight and less than one pod above it.

@@ -151,8 +151,12 @@ class FakeCluster:
     def read_namespaced_deployment(self, name: str, namespace: str, **_: Any) -> Any:
         return self._read("deployments", namespace, name)
 
+    def read_namespaced_service(self, name: str, namespace: str, **_: Any) -> Any:
+        return self._read("services", namespace, name)
+
     def read_namespaced_secret(self, name: str, namespace: str, **_: Any) -> Any:
-        return self._read("secrets", namespace, name)
+        found = self._read("secrets", namespace, name)
+        return client.V1Secret(metadata=found["metadata"], data=found.get("data"))
 
     def create_namespaced_event(self, namespace: str, body: Any, **_: Any) -> Any:
         self._record("create", "events", "")
@@ -221,9 +225,15 @@ class Harness:
         self.now += timedelta(seconds=seconds)
 
     def sync(self) -> None:
-        """Deliver every object as a watch event would (changed or not: echoes must be harmless)."""
+        """Deliver every object as a watch event would (changed or not: echoes must be harmless).
+
+        Deployments and Services only with the label `rewind.dev/deployment`, as the API server filters them.
+        """
         for (resource, _, _), obj in list(self.cluster.objects.items()):
             kind: Kind | None = KIND_OF.get(resource)  # type: ignore[assignment]
+            labels = obj["metadata"].get("labels") or {}
+            if kind in ("deployment", "service") and "rewind.dev/deployment" not in labels:
+                continue
             if kind is not None:
                 self.controller.seen(kind, copy.deepcopy(obj))
 

@@ -43,6 +43,7 @@ def test_at_most_analysis_workers_ticks_query_at_once(monkeypatch: pytest.Monkey
             config=config,
             namespace="ns",
             name="fraud",
+            url="http://prometheus:9090",
             spec=spec,
             request=request,
             stable_version=None,

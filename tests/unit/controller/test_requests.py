@@ -1,7 +1,8 @@
 """The exact API requests a tick makes, against a recording fake of the client.
 
-A tick reads nothing from the API (everything comes from the watch-fed store) and writes only what
-changed; an idle deployment costs nothing at all, also right after a restart.
+A tick reads nothing from the API (everything comes from the watch-fed store) but, before it creates an
+object, one GET that says nobody else's object has that name; it writes only what changed; an idle
+deployment costs nothing at all, also right after a restart.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ def test_the_first_tick_creates_the_services_and_stable_and_writes_status_once()
     h.sync()
     h.tick("fraud")
     assert h.cluster.take() == [
+        # Not in the store (whose watches see only our label): one read each says nobody else's is there.
+        ("get", "services", "fraud"),
+        ("get", "services", "fraud-stable"),
+        ("get", "services", "fraud-canary"),
+        ("get", "deployments", "fraud-stable"),
         ("patch", "services", "fraud"),
         ("patch", "services", "fraud-stable"),
         ("patch", "services", "fraud-canary"),

@@ -93,7 +93,8 @@ def test_each_step_is_analysed_every_interval_from_availability_then_advances() 
     assert (second.status.canary.step, second.status.canary.weight) == (1, 50)
     assert second.status.canary.available_at is None
     assert second.status.canary.step_started_at == iso(world.now)
-    assert serving(second)[-2:] == [EnsureTrack("stable", "1.0.0", 2), EnsureTrack("canary", "1.1.0", 2)]
+    # maxSurge (25% of 2 replicas: 1 pod) bounds the 50% step: stable gives up a pod as the canary grows.
+    assert serving(second)[-2:] == [EnsureTrack("stable", "1.0.0", 1), EnsureTrack("canary", "1.1.0", 2)]
     assert events(second) == [("Normal", "CanaryStep")]
     assert [(w - t).total_seconds() for w, _ in world.analyses] == [1, 31, 61]
     assert {r for _, r in world.analyses} == {AnalysisRequest("canary", "1.1.0", ("error-rate",))}

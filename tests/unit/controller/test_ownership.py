@@ -1,0 +1,166 @@
+"""Issue 10, finding 2: the operator never adopts what is not ours (controller tier; e2e: tests/e2e/test_ownership.py).
+
+Before the check, the applier force-applied over any Deployment or Service with a name it wanted: a
+ModelDeployment `payments` rewrote the selector of an existing Service `payments` (which the garbage
+collector then deleted with the ModelDeployment), and `fraud` and `fraud-stable` fought over one Service.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.unit.controller.fake import Harness
+from tests.unit.controller.objects import NS, md, mv, settle
+
+THEIRS = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "payments", "namespace": NS, "labels": {"app": "payments"}},
+    "spec": {"type": "ClusterIP", "selector": {"app": "payments"}, "ports": [{"port": 443}]},
+}
+
+
+def _tick_a_while(h: Harness, *names: str, ticks: int = 5) -> None:
+    for _ in range(ticks):
+        h.sync()
+        for name in names:
+            h.tick(name)
+        h.cluster.roll_out()
+        h.advance(5)
+
+
+def _status(h: Harness, name: str) -> dict[str, Any]:
+    return h.cluster.get("modeldeployments", NS, name).get("status") or {}
+
+
+def _blocked(h: Harness, name: str) -> dict[str, Any]:
+    return next(c for c in _status(h, name)["conditions"] if c["type"] == "Blocked")
+
+
+def _serving_writes(h: Harness) -> list[tuple[str, str, str]]:
+    return [c for c in h.cluster.calls if c[0] == "patch" and c[1] in ("services", "deployments")]
+
+
+def test_a_service_that_is_not_ours_is_never_written() -> None:
+    h = Harness()
+    h.cluster.add("modelversions", mv("1.0.0"))
+    h.cluster.add("services", THEIRS)
+    h.cluster.add("modeldeployments", md("payments", "1.0.0"))
+    h.cluster.take()
+    _tick_a_while(h, "payments")
+
+    assert _serving_writes(h) == [], "wrote serving objects next to (or over) somebody else's Service"
+    service = h.cluster.get("services", NS, "payments")
+    assert service["spec"]["selector"] == {"app": "payments"}
+    assert "ownerReferences" not in service["metadata"]
+    status = _status(h, "payments")
+    assert status["phase"] == "Blocked"
+    blocked = _blocked(h, "payments")
+    assert (blocked["status"], blocked["reason"]) == ("True", "ObjectNotOwned")
+    assert "Service payments" in blocked["message"]
+    events = [e for e in h.cluster.events if e["reason"] == "ObjectNotOwned"]
+    assert len(events) == 1 and events[0]["type"] == "Warning"
+
+
+def test_a_deployment_of_another_owner_is_never_written() -> None:
+    h = Harness()
+    h.cluster.add("modelversions", mv("1.0.0"))
+    theirs = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "fraud-stable",
+            "namespace": NS,
+            "labels": {"app": "fraud"},
+            "ownerReferences": [
+                {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "x", "uid": "u", "controller": True}
+            ],
+        },
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "fraud"}}},
+    }
+    h.cluster.add("deployments", theirs)
+    h.cluster.add("modeldeployments", md("fraud", "1.0.0"))
+    h.cluster.take()
+    _tick_a_while(h, "fraud")
+
+    assert _serving_writes(h) == []
+    assert h.cluster.get("deployments", NS, "fraud-stable")["spec"]["replicas"] == 3
+    assert "Deployment fraud-stable" in _blocked(h, "fraud")["message"]
+
+
+def test_an_object_labelled_for_the_deployment_is_handed_over() -> None:
+    """Our label naming the deployment is the documented way to hand an existing object over."""
+    h = Harness()
+    h.cluster.add("modelversions", mv("1.0.0"))
+    handed = copy.deepcopy(THEIRS)
+    handed["metadata"]["labels"]["rewind.dev/deployment"] = "payments"
+    h.cluster.add("services", handed)
+    h.cluster.add("modeldeployments", md("payments", "1.0.0"))
+    settle(h, "payments")
+    assert _status(h, "payments")["phase"] == "Healthy"
+    assert h.cluster.get("services", NS, "payments")["spec"]["selector"]["rewind.dev/deployment"] == "payments"
+
+
+def test_the_younger_of_two_colliding_deployments_is_refused_and_they_never_fight() -> None:
+    h = Harness()
+    h.cluster.add("modelversions", mv("1.0.0"))
+    h.cluster.add("modeldeployments", md("fraud", "1.0.0"))
+    settle(h, "fraud")
+    younger = md("fraud-stable", "1.0.0")
+    younger["metadata"]["creationTimestamp"] = "2025-03-01T11:30:00Z"
+    h.cluster.add("modeldeployments", younger)
+    before = copy.deepcopy(h.cluster.get("services", NS, "fraud-stable"))
+    h.cluster.take()
+    _tick_a_while(h, "fraud", "fraud-stable")
+
+    assert _serving_writes(h) == [], "the two deployments rewrote each other's objects"
+    assert h.cluster.get("services", NS, "fraud-stable") == before
+    assert _status(h, "fraud")["phase"] == "Healthy"
+    blocked = _blocked(h, "fraud-stable")
+    assert (blocked["status"], blocked["reason"]) == ("True", "NameCollision")
+    assert "ModelDeployment fraud" in blocked["message"]
+    assert "fraud-stable" in blocked["message"]
+    assert len([e for e in h.cluster.events if e["reason"] == "NameCollision"]) == 1
+
+
+def _gateway(h: Harness, route_meta: dict[str, Any]) -> None:
+    for v in ("1.0.0", "1.1.0"):
+        h.cluster.add("modelversions", mv(v))
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "shop", "namespace": NS, **route_meta},
+        "spec": {"rules": [{"backendRefs": [{"name": "checkout", "port": 80}]}, {"backendRefs": [{"name": "fraud"}]}]},
+    }
+    h.cluster.add("httproutes", route)
+    strategy = {
+        "canary": {
+            "steps": [{"weight": 50, "pause": "10s"}],
+            "progressDeadline": "300s",
+            "traffic": {"type": "GatewayAPI", "httpRoute": "shop"},
+        }
+    }
+    h.cluster.add("modeldeployments", md("fraud", "1.0.0", strategy=strategy))
+    settle(h, "fraud")
+    h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"version": "1.1.0"}})
+    h.cluster.take()
+    _tick_a_while(h, "fraud", ticks=4)
+
+
+def test_an_httproute_that_did_not_opt_in_is_never_used() -> None:
+    h = Harness()
+    _gateway(h, {})
+    assert not [c for c in h.cluster.calls if c[0] == "patch" and c[1] == "httproutes"]
+    blocked = _blocked(h, "fraud")
+    assert (blocked["status"], blocked["reason"]) == ("True", "HTTPRouteNotOptedIn")
+    assert "HTTPRoute shop" in blocked["message"]
+    assert "rewind.dev/deployment" in blocked["message"]
+    assert h.cluster.get("httproutes", NS, "shop")["spec"]["rules"][1]["backendRefs"] == [{"name": "fraud"}]
+
+
+def test_an_httproute_that_opted_in_carries_the_canary() -> None:
+    h = Harness()
+    _gateway(h, {"annotations": {"rewind.dev/deployment": "checkout,fraud"}})
+    assert [c for c in h.cluster.calls if c[0] == "patch" and c[1] == "httproutes"]
+    assert _status(h, "fraud")["phase"] != "Blocked"
