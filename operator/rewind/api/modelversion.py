@@ -37,6 +37,15 @@ class Artifact(ApiModel):
         description="sha256 of the artifact; the serving pod refuses to start when the download differs."
     )
     format: ShortString | None = Field(default=None, description="e.g. sklearn, onnx, xgboost.")
+    # No schema default: a default would be added to every stored spec and change its content digest.
+    packaging: Literal["File", "Directory"] | None = Field(
+        default=None,
+        description=(
+            "File (when absent): the artifact is one file, served at /models/model. Directory: the artifact is the"
+            " canonical tar of a model directory (a file:// directory is read as one), whose sha256 is the digest;"
+            " the init step verifies it and unpacks it as the directory /models/model."
+        ),
+    )
 
 
 class SecretKeySelector(ApiModel):
