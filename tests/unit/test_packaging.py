@@ -61,6 +61,7 @@ def test_a_wheel_installs_in_a_fresh_venv_and_runs_kubectl_rewind_help(tmp_path:
 
     out = _run(bin_dir / "kubectl-rewind", "--help", cwd=tmp_path)
     assert "usage: kubectl rewind" in out
+    assert "register" in out
     where = _run(bin_dir / "python", "-c", "import rewind; print(rewind.__file__)", cwd=tmp_path)
     assert where.startswith(str(env)), where
     meta = _run(bin_dir / "python", "-c", "from importlib.metadata import version; print(version('rewind-operator'))")

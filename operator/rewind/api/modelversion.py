@@ -101,6 +101,11 @@ class ModelFeatures(ApiModel):
 class DatasetSnapshot(ApiModel):
     uri: Annotated[str, Field(max_length=2048)] = Field(description="Where the training data snapshot is.")
     digest: Digest | None = None
+    name: ShortString | None = Field(default=None, description="The dataset's name where it was logged (e.g. MLflow).")
+    source_digest: ShortString | None = Field(
+        default=None,
+        description="The source system's own fingerprint of the dataset (e.g. MLflow's dataset digest), not a sha256.",
+    )
 
 
 class Lineage(ApiModel):
@@ -110,11 +115,21 @@ class Lineage(ApiModel):
     code_commit: Annotated[str, Field(pattern=r"^[0-9a-f]{7,64}$", max_length=64)] | None = Field(
         default=None, description="Training code commit (hex)."
     )
+    code_dirty: bool | None = Field(
+        default=None,
+        description="True: the working tree had uncommitted changes at registration (codeCommit is not all the code).",
+    )
     dataset_snapshot: DatasetSnapshot | None = None
     hyperparameters: StringMap | None = None
     training_run: ShortString | None = None
     created_by: ShortString | None = None
     parent_version: Semver | None = None
+    input_schema: Annotated[list[FeatureDefinition], Field(max_length=256)] | None = Field(
+        default=None, description="The model's input signature as the registry recorded it (e.g. an MLflow signature)."
+    )
+    links: StringMap | None = Field(
+        default=None, description="Where to read more, by name: e.g. mlflowRun, mlflowModelVersion (URLs or URIs)."
+    )
 
 
 class ModelVersionSpec(ApiModel):
