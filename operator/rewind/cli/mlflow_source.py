@@ -1,12 +1,14 @@
 """`register --from models:/NAME/VERSION` (or `models:/NAME@ALIAS`): an MLflow model version as artifact and lineage.
 
 The registry at MLFLOW_TRACKING_URI (as every MLflow client reads it) gives the model version, its run,
-and the model's files. The files are downloaded once and digested as a directory model (its canonical
-archive, rewind.artifact.archive); pods fetch them from the model's storage location when that is a
-`file://` directory (a volume), else from where `--archive-to` + `--artifact-uri` publish them. The
-lineage comes from the run: the tags `mlflow.source.git.repoURL` and `mlflow.source.git.commit`, the
-training dataset input (name, source, MLflow's digest), the parameters as hyperparameters, the user;
-and from the model: the signature's inputs as the input schema, and links to the run and the version.
+and the model's files. The files are downloaded once from the model's storage location, exactly as
+stored (a download of `models:/...` would add MLflow's `registered_model_meta`), and digested as a
+directory model (its canonical archive, rewind.artifact.archive); pods fetch them from the model's
+storage location when that is a `file://` directory (a volume), else from where `--archive-to` +
+`--artifact-uri` publish them. The lineage comes from the run: the tags `mlflow.source.git.repoURL` and
+`mlflow.source.git.commit`, the training dataset input (name, source, MLflow's digest), the parameters
+as hyperparameters, the user; and from the model: the signature's inputs as the input schema, and links
+to the run and the version.
 
 mlflow is the optional extra `rewind-operator[mlflow]`; only this module imports it, and only when used.
 The functions above `resolve` are pure.
@@ -141,7 +143,8 @@ def resolve(uri: str, *, archive_to: Path | None = None, fmt: str | None = None)
         run = client.get_run(mv.run_id) if mv.run_id else None
         where = client.get_model_version_download_uri(name, mv.version)
         with tempfile.TemporaryDirectory(prefix="rewind-mlflow-") as tmp:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{mv.version}", dst_path=tmp))
+            # The storage location itself, not models:/..., whose download adds a file (registered_model_meta).
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=where, dst_path=tmp))
             mlmodel = yaml.safe_load((local / "MLmodel").read_text()) if (local / "MLmodel").is_file() else {}
             try:
                 digest = (
