@@ -11,6 +11,7 @@ first tests need no cluster, only the last one rolls the model out on the contro
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -28,9 +29,11 @@ import yaml
 
 from rewind.artifact import archive, fetch
 from rewind.cli.main import main
+from tests.e2e.world import GROUP, VERSION, World
 
 PINNED = "docker.io/seldonio/mlserver@sha256:" + "c" * 64
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+OLD_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
 REPO = "https://github.com/acme/fraud-training.git"
 
 
@@ -99,9 +102,9 @@ def trained(tracking_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Trai
     frame["is_fraud"] = [0, 1, 0, 1] * 5
     frame.to_csv(data, index=False)
     x, y = frame[["amount", "merchant_risk"]], frame["is_fraud"]
-    for c in (0.5, 1.0):  # two versions: the alias must pick the second
+    for c, commit in ((0.5, OLD_COMMIT), (1.0, COMMIT)):  # two versions: the alias must pick the second
         with mlflow.start_run() as run:
-            mlflow.set_tags({"mlflow.source.git.commit": COMMIT, "mlflow.source.git.repoURL": REPO})
+            mlflow.set_tags({"mlflow.source.git.commit": commit, "mlflow.source.git.repoURL": REPO})
             dataset = mlflow.data.from_pandas(frame, source=str(data), name="fraud-train", targets="is_fraud")
             mlflow.log_input(dataset, context="training")
             mlflow.log_params({"C": c, "max_iter": 200})
@@ -209,3 +212,60 @@ def test_unknown_models_and_a_missing_tracking_server_are_one_sentence(
     code, _, err = _register(["--from", "runs:/abc/model"], capsys)
     assert code == 1
     assert "expected models:/NAME/VERSION or models:/NAME@ALIAS" in err
+
+
+def test_an_mlflow_model_registered_rolls_out_and_diff_shows_its_lineage(
+    trained: Trained, tracking_uri: str, world: World, kubeconfig: str
+) -> None:
+    """The real entry point, as kubectl runs the plugin, against the control plane and the operator."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+
+    def rewind(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "rewind.cli.main", "--kubeconfig", kubeconfig, "-n", world.namespace, *args]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180, check=False)
+
+    common = ("--model", "fraud-detector", "--runtime", PINNED, "--features", "fraud-features:3")
+    first = rewind("register", "--from", "models:/fraud/1", "--version", "1.0.0", *common)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(
+        "ModelVersion fraud-detector-1.0.0 registered: fraud-detector 1.0.0, artifact sha256:"
+    )
+    again = rewind("register", "--from", "models:/fraud/1", "--version", "1.0.0", *common)
+    assert again.returncode == 0, again.stderr
+    assert "already registered as ModelVersion fraud-detector-1.0.0 (same artifact)" in again.stdout
+    clash = rewind("register", "--from", "models:/fraud@champion", "--version", "1.0.0", *common)
+    assert clash.returncode == 1
+    assert "already registered as ModelVersion fraud-detector-1.0.0 with another artifact" in clash.stderr
+    champion = rewind("register", "--from", "models:/fraud@champion", "--version", "2.0.0", *common, "-o", "json")
+    assert champion.returncode == 0, champion.stderr
+    names = [
+        o["metadata"]["name"]
+        for o in world.custom.list_namespaced_custom_object(GROUP, VERSION, world.namespace, "modelversions")["items"]
+    ]
+    assert sorted(names) == ["fraud-detector-1.0.0", "fraud-detector-2.0.0"]
+
+    world.md("1.0.0")
+    world.wait_healthy("1.0.0")
+    world.set_version("2.0.0")
+    world.wait_healthy("2.0.0", timeout=120)
+    # The init step of the pods that serve it verifies the digest the CLI computed, and unpacks the model.
+    mv = json.loads(champion.stdout)
+    init = world.deployment("stable").spec.template.spec.init_containers[0]
+    assert init.command[init.command.index("--digest") + 1] == mv["spec"]["artifact"]["digest"]
+    assert init.command[init.command.index("--uri") + 1] == mv["spec"]["artifact"]["uri"]
+    assert "--unpack" in init.command
+
+    diff = rewind("diff", "fraud-detector-1.0.0", "fraud-detector-2.0.0", "-o", "json")
+    assert diff.returncode == 0, diff.stderr
+    changes = {c["field"]: (c["aspect"], c["a"], c["b"]) for c in json.loads(diff.stdout)["changes"]}
+    assert changes["lineage.codeCommit"] == ("code", OLD_COMMIT, COMMIT)
+    assert changes["lineage.hyperparameters.C"] == ("hyperparameters", "0.5", "1.0")
+    assert changes["lineage.trainingRun"][2] == trained.run_id
+    assert changes["lineage.links.mlflowModelVersion"][1:] == (
+        f"{tracking_uri}/#/models/fraud/versions/1",
+        f"{tracking_uri}/#/models/fraud/versions/2",
+    )
+    assert changes["artifact.digest"][2] == mv["spec"]["artifact"]["digest"]
+    assert "lineage.datasetSnapshot.sourceDigest" not in changes  # the same data trained both
+    text = rewind("diff", "fraud-detector-1.0.0", "fraud-detector-2.0.0")
+    assert OLD_COMMIT[:7] in text.stdout or OLD_COMMIT in text.stdout
