@@ -241,3 +241,14 @@ def decide(spec: dict[str, Any], *, name: str, existing: list[dict[str, Any]]) -
             "a ModelVersion never changes: register the new artifact under a new --version"
         )
     return Decision("create", name)
+
+
+def same_artifact(spec: dict[str, Any], *, existing: list[dict[str, Any]]) -> list[str]:
+    """Other versions of the model that hold the same artifact: allowed (a new runtime or features for the
+    same weights is a new version), but worth a warning, as it may be a version number typed wrong."""
+    digest = spec["artifact"]["digest"]
+    return sorted(
+        f"{o['metadata']['name']} ({o['spec']['version']})"
+        for o in existing
+        if o["spec"]["artifact"]["digest"] == digest and o["spec"].get("version") != spec["version"]
+    )

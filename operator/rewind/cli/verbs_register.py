@@ -134,13 +134,16 @@ def register(*, session: kube.Session | None, out: Console, args: argparse.Names
         obj = registration.manifest(name=name, namespace=args.namespace, spec=spec, labels=labels)
         render.data(out, obj, args.output or "yaml")
         return 0
-    decision = registration.decide(spec, name=name, existing=kube.all_versions_of(session, model=model))
+    existing = kube.all_versions_of(session, model=model)
+    decision = registration.decide(spec, name=name, existing=existing)
     if decision.action == "exists":
         obj = kube.get_mv(session, name=decision.name)
         _report(
             out, args, obj, f"{model} {version} is already registered as ModelVersion {decision.name} (same artifact)"
         )
         return 0
+    if twins := registration.same_artifact(spec, existing=existing):
+        err.print(f"warning: the same artifact is already registered as {', '.join(twins)}.", soft_wrap=True)
     body = registration.manifest(name=name, namespace=session.namespace, spec=spec, labels=labels)
     obj = kube.create(session, plural=MV_PLURAL, body=body)
     _report(out, args, obj, f"ModelVersion {name} registered: {model} {version}, artifact {artifact.digest}")

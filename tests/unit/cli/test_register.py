@@ -233,6 +233,13 @@ def test_the_same_artifact_again_is_the_existing_version() -> None:
     assert registration.decide(_spec("1.2.0"), name="fraud-1.2.0", existing=existing).action == "create"
 
 
+def test_the_same_artifact_under_another_version_is_only_worth_a_warning() -> None:
+    existing = [_existing("fraud-1.0.0", "1.0.0", DIGEST), _existing("fraud-1.1.0", "1.1.0", OTHER)]
+    assert registration.decide(_spec("2.0.0"), name="fraud-2.0.0", existing=existing).action == "create"
+    assert registration.same_artifact(_spec("2.0.0"), existing=existing) == ["fraud-1.0.0 (1.0.0)"]
+    assert registration.same_artifact(_spec("1.0.0"), existing=existing) == []
+
+
 def test_another_artifact_for_a_registered_version_is_refused_with_both_digests() -> None:
     existing = [_existing("fraud-1.0.0", "1.0.0", OTHER)]
     with pytest.raises(CliError) as refused:
