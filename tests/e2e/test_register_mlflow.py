@@ -212,6 +212,16 @@ def test_unknown_models_and_a_missing_tracking_server_are_one_sentence(
     code, _, err = _register(["--from", "runs:/abc/model"], capsys)
     assert code == 1
     assert "expected models:/NAME/VERSION or models:/NAME@ALIAS" in err
+    # A fresh process: this one's MLflow client is bound to the fixture's server by mlflow.set_tracking_uri.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_free_port()}"}
+    env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # else MLflow's client retries for minutes
+    argv = [sys.executable, "-m", "rewind.cli.main", "register", "--from", "models:/fraud@champion"]
+    done = subprocess.run(
+        [*argv, "--runtime", PINNED, "--dry-run"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: MLflow at http://127.0.0.1:") and "Connection refused" in done.stderr
+    assert done.stderr.count("\n") == 1
 
 
 def test_an_mlflow_model_registered_rolls_out_and_diff_shows_its_lineage(
