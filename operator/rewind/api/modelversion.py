@@ -37,6 +37,15 @@ class Artifact(ApiModel):
         description="sha256 of the artifact; the serving pod refuses to start when the download differs."
     )
     format: ShortString | None = Field(default=None, description="e.g. sklearn, onnx, xgboost.")
+    # No schema default: a default would be added to every stored spec and change its content digest.
+    packaging: Literal["File", "Directory"] | None = Field(
+        default=None,
+        description=(
+            "File (when absent): the artifact is one file, served at /models/model. Directory: the artifact is the"
+            " canonical tar of a model directory (a file:// directory is read as one), whose sha256 is the digest;"
+            " the init step verifies it and unpacks it as the directory /models/model."
+        ),
+    )
 
 
 class SecretKeySelector(ApiModel):
@@ -92,6 +101,11 @@ class ModelFeatures(ApiModel):
 class DatasetSnapshot(ApiModel):
     uri: Annotated[str, Field(max_length=2048)] = Field(description="Where the training data snapshot is.")
     digest: Digest | None = None
+    name: ShortString | None = Field(default=None, description="The dataset's name where it was logged (e.g. MLflow).")
+    source_digest: ShortString | None = Field(
+        default=None,
+        description="The source system's own fingerprint of the dataset (e.g. MLflow's dataset digest), not a sha256.",
+    )
 
 
 class Lineage(ApiModel):
@@ -101,11 +115,21 @@ class Lineage(ApiModel):
     code_commit: Annotated[str, Field(pattern=r"^[0-9a-f]{7,64}$", max_length=64)] | None = Field(
         default=None, description="Training code commit (hex)."
     )
+    code_dirty: bool | None = Field(
+        default=None,
+        description="True: the working tree had uncommitted changes at registration (codeCommit is not all the code).",
+    )
     dataset_snapshot: DatasetSnapshot | None = None
     hyperparameters: StringMap | None = None
     training_run: ShortString | None = None
     created_by: ShortString | None = None
     parent_version: Semver | None = None
+    input_schema: Annotated[list[FeatureDefinition], Field(max_length=256)] | None = Field(
+        default=None, description="The model's input signature as the registry recorded it (e.g. an MLflow signature)."
+    )
+    links: StringMap | None = Field(
+        default=None, description="Where to read more, by name: e.g. mlflowRun, mlflowModelVersion (URLs or URIs)."
+    )
 
 
 class ModelVersionSpec(ApiModel):

@@ -21,10 +21,15 @@ against the announced length before the download and against the bytes as they a
 
 Sources: `file://` (a path in the container, e.g. a mounted volume), `http://` and `https://`, `s3://`
 (needs boto3, credentials from the usual AWS environment) and `gs://` (needs google-cloud-storage,
-credentials from the environment). The artifact is one file; a directory model is shipped as an archive.
-The download streams through sha256 into a temporary file next to PATH, which is renamed onto PATH only
-after the digest matched, so PATH never holds unverified bytes. If PATH already holds the right bytes
-(an init container restarted in the same pod), nothing is downloaded.
+credentials from the environment). The artifact is one file, or a directory model (`--unpack`): the
+canonical archive of a directory (rewind.artifact.archive), whose sha256 is the directory's digest. A
+`file://` URI naming a directory is read as its canonical archive; any other source must hold the
+archive itself (as `kubectl rewind register --archive-to` writes it). With `--unpack` the verified
+archive is unpacked at PATH, which becomes a directory (files 0644), with the digest recorded beside it
+in `.PATH.sha256`; the archive itself is not kept. The download streams through sha256 into a temporary
+file next to PATH, which is renamed onto PATH only after the digest matched, so PATH never holds
+unverified bytes. If PATH already holds the right bytes (an init container restarted in the same pod),
+nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from rewind.artifact import archive
 
 CHUNK = 1024 * 1024
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -144,7 +151,8 @@ def open_source(*, uri: str, timeout: float = 60.0, max_bytes: int | None = None
                 raise FetchError(f"{uri}: file:// URIs name a local path (file:///path), not a host")
             path = Path(urllib.parse.unquote(parsed.path))
             if path.is_dir():
-                raise FetchError(f"{uri} is a directory; an artifact is one file (archive a directory)")
+                yield from archive.canonical_tar(path)
+                return
             with path.open("rb") as f:
                 yield from iter(lambda: f.read(CHUNK), b"")
         elif scheme in ("http", "https"):
@@ -166,6 +174,8 @@ def open_source(*, uri: str, timeout: float = 60.0, max_bytes: int | None = None
             raise FetchError(f"unsupported scheme in {uri!r}; supported: {', '.join(SCHEMES)}")
     except FetchError:
         raise
+    except archive.ArchiveError as exc:
+        raise FetchError(f"can not read {uri}: {exc}") from exc
     except http.client.IncompleteRead as exc:
         raise FetchError(f"download of {uri} truncated: the response ended early ({exc!r})") from exc
     except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError) as exc:
@@ -263,23 +273,53 @@ def fetch(
     timeout: float = 60.0,
     max_bytes: int | None = None,
     deadline: float | None = None,
+    unpack: bool = False,
 ) -> bool:
     """Put the verified artifact at `dest`. Returns False when `dest` already held it (nothing fetched).
 
-    `digest` is `sha256:<64 hex>` (case-insensitive). `deadline` is in seconds from now, for the whole
-    fetch. Raises FetchError for a malformed digest, an unreadable or truncated source, or a limit
-    reached; DigestMismatchError when the bytes differ; `dest` then holds nothing new.
+    With `unpack`, the artifact is a directory model's canonical archive and `dest` becomes the
+    directory (see the module's docstring). `digest` is `sha256:<64 hex>` (case-insensitive). `deadline`
+    is in seconds from now, for the whole fetch. Raises FetchError for a malformed digest, an unreadable
+    or truncated source, or a limit reached; DigestMismatchError when the bytes differ; `dest` then
+    holds nothing new.
     """
     end = None if deadline is None else time.monotonic() + deadline
     digest = digest.lower()
     if not DIGEST_RE.match(digest):
         raise FetchError(f"--digest must be sha256:<64 hex characters>, got {digest!r}")
+    if unpack:
+        return _fetch_directory(uri=uri, digest=digest, dest=dest, timeout=timeout, max_bytes=max_bytes, end=end)
     if dest.is_file() and sha256_of(path=dest) == digest:
         with contextlib.suppress(OSError):
             dest.chmod(FILE_MODE)  # put there by an older fetcher, which wrote 0600
         return False
     chunks = open_source(uri=uri, timeout=timeout, max_bytes=max_bytes)
     verify_into(chunks=chunks, uri=uri, digest=digest, dest=dest, max_bytes=max_bytes, deadline=end)
+    return True
+
+
+def _fetch_directory(
+    *, uri: str, digest: str, dest: Path, timeout: float, max_bytes: int | None, end: float | None
+) -> bool:
+    """Verify the archive at `uri` into a temporary file beside `dest`, then unpack it as `dest`."""
+    marker = dest.parent / f".{dest.name}.sha256"
+    with contextlib.suppress(OSError):
+        if dest.is_dir() and marker.read_text().strip() == digest:
+            return False
+    tar = dest.parent / f".{dest.name}.tar"
+    chunks = open_source(uri=uri, timeout=timeout, max_bytes=max_bytes)
+    verify_into(chunks=chunks, uri=uri, digest=digest, dest=tar, max_bytes=max_bytes, deadline=end)
+    try:
+        _discard(marker)
+        archive.unpack(tar, dest)
+        marker.write_text(f"{digest}\n")
+        marker.chmod(FILE_MODE)
+    except archive.ArchiveError as exc:
+        raise FetchError(f"{uri}: {exc}") from exc
+    except OSError as exc:
+        raise FetchError(f"can not unpack {uri} into {dest}: {exc}") from exc
+    finally:
+        _discard(tar)
     return True
 
 
@@ -332,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uri", required=True, help="s3://, gs://, http(s):// or file:// location")
     parser.add_argument("--digest", required=True, help="expected sha256:<hex> of the artifact")
     parser.add_argument("--dest", required=True, type=Path, help="where the verified file goes")
+    parser.add_argument(
+        "--unpack", action="store_true", help="the artifact is a directory model's canonical archive: unpack at --dest"
+    )
     parser.add_argument("--timeout", type=_seconds_arg, default=60.0, help="timeout of each network read (s)")
     parser.add_argument(
         "--max-bytes", type=_size_arg, default=DEFAULT_MAX_BYTES, help="largest artifact accepted (e.g. 20Gi)"
@@ -350,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             max_bytes=args.max_bytes,
             deadline=args.deadline,
+            unpack=args.unpack,
         )
     except DigestMismatchError as exc:
         print(exc, file=sys.stderr)

@@ -99,7 +99,8 @@ def deployment(
       `rewind.dev/version`. The Deployment carries the same labels and annotations.
     - An init container `fetch-artifact` runs `fetcher_image` and downloads and verifies the artifact into
       the emptyDir volume `model` (at /models/model, mode 0644), within FETCH_MAX_BYTES and
-      FETCH_DEADLINE_SECONDS. The whole argv is in `command`, not `args`, because
+      FETCH_DEADLINE_SECONDS; an artifact packaged as a `Directory` is unpacked there as a directory
+      (`--unpack`). The whole argv is in `command`, not `args`, because
       the operator image's ENTRYPOINT is the operator itself.
     - The container `model` runs the runtime with `mv.runtime.args`, its env plus MODEL_PATH,
       REWIND_MODEL, REWIND_VERSION, REWIND_TRACK and REWIND_DEPLOYMENT (ours win on a name clash), port
@@ -128,6 +129,7 @@ def deployment(
             *("python", "-m", "rewind.artifact.fetch"),
             *("--uri", mv.artifact.uri, "--digest", mv.artifact.digest, "--dest", MODEL_PATH),
             *("--max-bytes", FETCH_MAX_BYTES, "--deadline", str(FETCH_DEADLINE_SECONDS)),
+            *(("--unpack",) if mv.artifact.packaging == "Directory" else ()),
         ],
         "volumeMounts": [
             {"name": MODEL_VOLUME, "mountPath": MODELS_DIR},

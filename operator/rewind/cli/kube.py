@@ -124,3 +124,20 @@ def patch(session: Session, *, plural: str, name: str, body: dict[str, Any] | li
                 ) from None
             raise
     return cast(dict[str, Any], obj)
+
+
+def create(session: Session, *, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create the object; one that already has its name is refused with that sentence."""
+    name = body["metadata"]["name"]
+    custom = session.kube.custom
+    with api_errors(session, plural=plural, name=name):
+        try:
+            obj = custom.create_namespaced_custom_object(GROUP, VERSION, session.namespace, plural, body)
+        except ApiException as exc:
+            if exc.status == 409:
+                where = f"namespace {session.namespace}"
+                raise CliError(
+                    f"a {KIND[plural]} named {name} already exists in {where}; choose another --name"
+                ) from None
+            raise
+    return cast(dict[str, Any], obj)

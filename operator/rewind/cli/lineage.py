@@ -14,8 +14,10 @@ from typing import Any
 ASPECTS = (
     ("lineage.codeRepository", "code"),
     ("lineage.codeCommit", "code"),
+    ("lineage.codeDirty", "code"),
     ("lineage.datasetSnapshot", "data"),
     ("features", "features"),
+    ("lineage.inputSchema", "features"),
     ("runtime", "runtime"),
     ("artifact", "artifact"),
     ("lineage.hyperparameters", "hyperparameters"),

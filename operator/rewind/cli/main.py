@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from rewind.cli import kube, render, verbs_rollout, verbs_versions
+from rewind.cli import kube, render, verbs_register, verbs_rollout, verbs_versions
 from rewind.cli.errors import CliError
 
 Verb = Callable[..., int]
@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="MV", help="ModelVersion name")
     p.add_argument("tag", metavar="TAG", help="tag NAME")
     p.add_argument("--yes", action="store_true", help="confirm lifting the Failed latch")
+    p = verb("register", verbs_register.register, "create a ModelVersion from a model file, directory, URL or MLflow")
+    verbs_register.add_arguments(p)
     return parser
 
 
@@ -99,7 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = render.console()
     err = render.console(stderr=True)
     try:
-        session = kube.connect(kubeconfig=args.kubeconfig, context=args.context, namespace=args.namespace)
+        offline = getattr(args, "dry_run", False)  # `register --dry-run` needs no cluster
+        session = (
+            None
+            if offline
+            else kube.connect(kubeconfig=args.kubeconfig, context=args.context, namespace=args.namespace)
+        )
         code: int = args.run(session=session, out=out, args=args)
     except CliError as exc:
         err.print(f"error: {str(exc).rstrip('.')}.", soft_wrap=True)

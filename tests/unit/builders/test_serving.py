@@ -127,6 +127,18 @@ def test_init_container_fetches_and_verifies_into_the_shared_volume() -> None:
     ]
 
 
+def test_a_directory_model_is_unpacked_by_the_init_step() -> None:
+    mv = ModelVersionSpec.model_validate(
+        {
+            **_mv().model_dump(by_alias=True, exclude_none=True),
+            "artifact": {"uri": "file:///mnt/models/fraud", "digest": DIGEST, "packaging": "Directory"},
+        }
+    )
+    command = _container(_deployment(mv), "fetch-artifact")["command"]
+    assert command[-1] == "--unpack"
+    assert "--unpack" not in _container(_deployment(), "fetch-artifact")["command"]
+
+
 def test_runtime_container() -> None:
     mv = _mv(
         args=["--workers", "2"],
