@@ -88,9 +88,9 @@ def node_prometheus(node_cluster: stack.Cluster, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def operator_release(node_cluster: stack.Cluster, node_kubectl: list[str]) -> str:
+def operator_release(node_cluster: stack.Cluster, node_kubectl: list[str], node_prometheus: stack.Prom) -> str:
     """The chart installed with the operator image: two real pods, one leader. Returns the namespace."""
-    return stack.install_chart(node_cluster, node_kubectl)
+    return stack.install_chart(node_cluster, node_kubectl, prometheus=node_prometheus.in_cluster_url)
 
 
 @pytest.fixture(scope="session")

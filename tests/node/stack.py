@@ -234,10 +234,12 @@ def run(cmd: list[str], *, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def install_chart(cluster: Cluster, kubectl: list[str]) -> str:
-    """`helm install` of charts/rewind with the operator image, two replicas and leader election."""
+def install_chart(cluster: Cluster, kubectl: list[str], *, prometheus: str) -> str:
+    """`helm install` of charts/rewind with the operator image, two replicas and leader election, and
+    `prometheus` as the operator's default (so allowed) Prometheus address."""
     repository, tag = cluster.operator_image.rsplit(":", 1)
     values = {
+        "prometheus": {"address": prometheus},
         "image": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"},
         "fetcherImage": cluster.operator_image,
         "nodeSelector": cluster.placement.get("nodeSelector", {}),
