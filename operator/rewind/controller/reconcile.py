@@ -1,8 +1,11 @@
 """One reconcile tick of a ModelDeployment: observe, analyse if due, decide, apply, persist.
 
-All state lives in the object's status. A tick reads only from the watch-fed store (no API reads):
-the store holds the API's answer to every write of ours, so a tick that follows a write (a status
-patch, a spec.version rewrite) always sees it.
+All state lives in the object's status. A decision with effects (Events, ModelVersion marks, a rewrite)
+is written down before it is carried out and cleared after (`rewind.core.intent`); a tick that finds
+such an intent finishes it first, so a killed operator never decides a transition twice.
+
+A tick reads only from the watch-fed store (no API reads): the store holds the API's answer to every
+write of ours, so a tick that follows a write (a status patch, a spec.version rewrite) always sees it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube
 from rewind.controller.store import Store
+from rewind.core import intent
 from rewind.core.checks import due
 from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Decision, Emit, Observed
 from rewind.core.rollout import decide
@@ -67,6 +71,9 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         return None
     now = rt.clock()
     objects = rt.store.model_versions(namespace, spec.model)
+    if intent.pending(status):
+        _finish(rt, obj=obj, spec=spec, status=status, objects=objects, now=now)
+        return 0.0  # decide afresh from what the intent left (a rewritten spec.version, a new status)
     request = due(spec, status, now)
     outcomes = None
     if request is not None:
@@ -94,12 +101,36 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
     applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
-    rewritten = carry_out(applying, decision)
-    _persist(rt, obj, status, errors.cleared(decision.status, now))
+    after = errors.cleared(decision.status, now)
+    transition = intent.begin(status, after, decision.actions)
+    if transition is None:  # only keeps serving objects as they are: the next decision does the same
+        rewritten = carry_out(applying, decision.actions)
+        _persist(rt, obj, status, after)
+    else:  # intent first: once anything is done, this decision is finished, never decided again
+        first, done = transition
+        _persist(rt, obj, status, first)
+        rewritten = carry_out(applying, intent.pending(first), serial=intent.serial(first))
+        _persist(rt, obj, first, done)
     _measure(decision, started)
     if rewritten or _moved(rt, obj, deployments):
         return 0.0
     return decision.requeue_after
+
+
+def _finish(
+    rt: Runtime,
+    *,
+    obj: dict[str, Any],
+    spec: ModelDeploymentSpec,
+    status: ModelDeploymentStatus,
+    objects: dict[str, dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Carry out the intent a killed operator left in status (again: every action is idempotent)."""
+    applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
+    log.info("%s/%s: finishing intent %d", obj["metadata"]["namespace"], obj["metadata"]["name"], intent.serial(status))
+    carry_out(applying, intent.pending(status), serial=intent.serial(status))
+    _persist(rt, obj, status, errors.cleared(intent.finished(status), now))
 
 
 def _identity(md: dict[str, Any]) -> tuple[object, ...]:
