@@ -105,7 +105,7 @@ def begin(
     """
     if not has_effects(actions):
         return None
-    number = serial(before) + 1
+    number = max(serial(after), serial(before) + 1)  # the core counts it already (`Plan.decision`)
     recorded = [encode(a) for a in compact(actions)]
     written = Intent(serial=number, generation=after.observed_generation, actions=recorded)
     first = after.model_copy(update={"intent": written, "observed_generation": before.observed_generation})

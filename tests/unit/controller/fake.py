@@ -124,7 +124,7 @@ class FakeCluster:
     def _patch(self, resource: str, namespace: str, name: str, body: Any, content_type: str, *, sub: str = "") -> Any:
         written = self._patched(resource, namespace, name, body, content_type, sub=sub)
         if resource == "deployments":
-            replicas = (self.objects[(resource, namespace, name)].get("spec") or {}).get("replicas")
+            replicas = int((self.objects[(resource, namespace, name)].get("spec") or {}).get("replicas") or 0)
             if [r for n, r in self.replicas if n == name][-1:] != [replicas]:
                 self.replicas.append((name, replicas))
         return written

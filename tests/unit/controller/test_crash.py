@@ -156,9 +156,10 @@ def test_a_canary_rolled_back_ends_the_same_whatever_write_the_operator_is_kille
     """The rollback's reason keeps the failing values, and its Event is posted once, wherever the kill."""
 
     def failing(_kube: object, *, request: AnalysisRequest, **_: Any) -> dict[str, CheckOutcome]:
-        verdict = "Fail" if request.track == "canary" else "Pass"
-        value = 0.31 if verdict == "Fail" else 0.01
-        return {m: CheckOutcome(verdict, value, reason=f"error-rate {value}") for m in request.metrics}
+        canary = request.track == "canary"
+        value = 0.31 if canary else 0.01
+        outcome = CheckOutcome("Fail" if canary else "Pass", value, reason=f"error-rate {value}")
+        return dict.fromkeys(request.metrics, outcome)
 
     monkeypatch.setattr(analysis, "run", failing)
     _kill_everywhere(
