@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders import names
-from rewind.controller import analysis, applier, errors, events, metrics, observe
+from rewind.controller import analysis, applier, errors, events, killpoints, metrics, observe
 from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube
@@ -109,7 +109,9 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     else:  # intent first: once anything is done, this decision is finished, never decided again
         first, done = transition
         _persist(rt, obj, status, first)
+        killpoints.reached("intent", decision.actions)
         rewritten = carry_out(applying, intent.pending(first), serial=intent.serial(first))
+        killpoints.reached("acted", decision.actions)
         _persist(rt, obj, first, done)
     _measure(decision, started)
     if rewritten or _moved(rt, obj, deployments):
