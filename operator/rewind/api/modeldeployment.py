@@ -376,11 +376,15 @@ class Intent(ApiModel):
     """What the last decision set out to do, written before any of it was done (crash consistency)."""
 
     serial: int = Field(default=0, description="Counts the decisions that had effects; names their Events.")
-    generation: int | None = Field(default=None, description="The generation decided on; observed once done.")
     actions: Annotated[list[IntentAction], Field(max_length=256)] | None = Field(
         default=None,
         description="The decision's actions, while not known to be all carried out. An operator that finds "
-        "them on start carries them out (each is idempotent) before it decides anything.",
+        "them carries them out (each is idempotent) before it decides anything, then writes `status`.",
+    )
+    status: dict[str, object] | None = Field(
+        default=None,
+        description="The status the decision leads to, written once its actions are done.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
 
 

@@ -2,11 +2,13 @@
 
 A decision that does more than keep the serving objects as they are (an Event, a ModelVersion mark, a
 spec.version rewrite, a request annotation removed) is a transition, and a transition is never decided
-twice. Its new status goes to the API server first, holding every action of the decision in
-`status.intent.actions`; then the actions are carried out, in order; then the intent is cleared. An
-operator killed anywhere in between finds the intent when it starts again and finishes it before it
-decides anything. So a decision whose effects began is never replayed from an older status: no replica
-count flaps back, no Event, time or reason is made up a second time, and no action is lost.
+twice. Its intent goes to the API server first: every action of the decision (`status.intent.actions`)
+and the status they lead to (`status.intent.status`); then the actions are carried out, in order; then
+that status is written and the intent cleared. What users see (phase, history, observedGeneration)
+changes only then, as if the decision had been carried out at once. An operator killed anywhere in
+between finds the intent when it starts again and finishes it before it decides anything. So a
+decision whose effects began is never replayed from an older status: no replica count flaps back, no
+Event, time or reason is made up a second time, and no action is lost.
 
 Finishing an intent again is harmless: every action is idempotent against what is there (a Deployment
 already so, a ModelVersion already in that phase, a spec.version that no longer says `expected`, an
@@ -101,24 +103,25 @@ def begin(
     status to write once every action is done). None when `actions` have no effects (act, then write).
     What to carry out is then `pending(first)`, the same the first time and on every replay.
 
-    The first keeps observedGeneration where it was: a spec is observed once its actions are done.
+    The first is `before` with the intent (the actions and `after`) and nothing else: what users see
+    (phase, history, observedGeneration) changes only once the actions are done.
     """
     if not has_effects(actions):
         return None
     number = max(serial(after), serial(before) + 1)  # the core counts it already (`Plan.decision`)
+    done = after.model_copy(update={"intent": Intent(serial=number)})
+    target = {k: v for k, v in done.wire().items() if k != "intent"}
     recorded = [encode(a) for a in compact(actions)]
-    written = Intent(serial=number, generation=after.observed_generation, actions=recorded)
-    first = after.model_copy(update={"intent": written, "observed_generation": before.observed_generation})
-    return first, after.model_copy(update={"intent": Intent(serial=number)})
+    first = before.model_copy(update={"intent": Intent(serial=number, actions=recorded, status=target)})
+    return first, done
 
 
 def finished(status: ModelDeploymentStatus) -> ModelDeploymentStatus:
-    """`status` once its pending intent is carried out."""
+    """The status that `status`'s pending intent leads to, once its actions are carried out."""
     if status.intent is None or not status.intent.actions:
         return status
-    generation = status.intent.generation
-    observed = generation if generation is not None else status.observed_generation
-    return status.model_copy(update={"intent": Intent(serial=status.intent.serial), "observed_generation": observed})
+    target = ModelDeploymentStatus.model_validate(status.intent.status or status.wire())
+    return target.model_copy(update={"intent": Intent(serial=status.intent.serial)})
 
 
 def event_key(number: int, index: int) -> str:

@@ -196,3 +196,28 @@ def test_killed_after_the_canary_started_and_restarted_later_keeps_its_start_tim
         entry = h.cluster.get("modeldeployments", NS, "fraud")["status"]["history"][-1]
         assert entry["from"] == started
         assert [e["reason"] for e in h.cluster.events].count("CanaryStarted") == 1
+
+
+def test_until_its_actions_are_done_a_transition_shows_only_as_an_intent() -> None:
+    """Killed after writing its intent: users still see the status from before, the intent holds the rest."""
+    h = Harness()
+    _deployment(h)
+    h.sync()
+    h.cluster.kill = _kill_at(2)  # the intent is written; the first Service is not
+    with pytest.raises(Killed):
+        h.tick("fraud")
+    status = _status(h)
+    assert set(status) == {"intent"}, "no phase, no history, no observedGeneration yet"
+    assert [a["kind"] for a in status["intent"]["actions"]] == ["Emit", "EnsureTrack"]
+    assert status["intent"]["status"]["phase"] == "Progressing"
+    assert h.cluster.events == []
+
+    restarted = Harness(cluster=h.cluster, now=h.now)
+    restarted.sync()
+    assert restarted.tick("fraud") == 0, "finished: look again at once"
+    status = _status(restarted)
+    assert status["intent"] == {"serial": 1}
+    assert status["phase"] == "Progressing"
+    assert status["observedGeneration"] == 1
+    assert [e["reason"] for e in restarted.cluster.events] == ["UpdateStarted"]
+    assert ("deployments", NS, "fraud-stable") in restarted.cluster.objects

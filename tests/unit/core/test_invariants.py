@@ -157,6 +157,9 @@ class Ledger:
         if window is None or observed.checks is None:
             return
         folded = checks.fold(world.spec, window.analysis, observed.checks, world.now, since=window.since)
+        after = checks.window(decision.status)
+        if after is not None and after.since == window.since and after.analysis == window.analysis:
+            return  # the checks were not judged (a blocked version is asked for: nothing moves)
         if folded.failed and status.canary is not None:
             self.failing = {("canary", window.version, status.canary.started_at)}
         elif folded.failed and status.bake is not None:
