@@ -30,6 +30,7 @@ from rewind.controller.store import Store
 from rewind.core import intent
 from rewind.core.checks import due
 from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Decision, Emit, Observed
+from rewind.core.records import condition
 from rewind.core.rollout import decide
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,12 @@ def _finish(
     applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
     log.info("%s/%s: finishing intent %d", obj["metadata"]["namespace"], obj["metadata"]["name"], intent.serial(status))
     carry_out(applying, intent.pending(status), serial=intent.serial(status))
-    _persist(rt, obj, status, errors.cleared(intent.finished(status), now))
+    target = intent.finished(status)
+    failing = condition(status, errors.CONDITION)
+    if failing is not None:  # recorded after the intent was written (a failed try): cleared now, not lost
+        kept = [c for c in target.conditions or [] if c.type != errors.CONDITION]
+        target = target.model_copy(update={"conditions": [*kept, failing]})
+    _persist(rt, obj, status, errors.cleared(target, now))
 
 
 def _identity(md: dict[str, Any]) -> tuple[object, ...]:

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
-from rewind.controller import analysis
+from rewind.controller import analysis, errors
 from rewind.core.checks import AnalysisRequest
-from rewind.core.model import CheckOutcome
-from tests.unit.controller.fake import Call, FakeCluster, Harness, Killed
+from rewind.core.model import CheckOutcome, iso
+from tests.unit.controller.fake import Call, FakeCluster, Harness, Killed, _error
 from tests.unit.controller.objects import NS, md, mv
 
 TWO_STEPS = {
@@ -221,3 +222,35 @@ def test_until_its_actions_are_done_a_transition_shows_only_as_an_intent() -> No
     assert status["observedGeneration"] == 1
     assert [e["reason"] for e in restarted.cluster.events] == ["UpdateStarted"]
     assert ("deployments", NS, "fraud-stable") in restarted.cluster.objects
+
+
+def test_an_intent_the_api_server_refuses_is_tried_again_and_finished_once() -> None:
+    """A transition whose Deployment write fails stays an intent (ReconcileError says why) until it works."""
+    h = Harness()
+    _deployment(h, strategy=TWO_STEPS)
+    h = _drive(h, _healthy_on("1.0.0"))
+    h.cluster.events.clear()
+    h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"version": "1.1.0"}})
+    h.cluster.failures[("patch", "deployments")] = lambda: _error(500, "etcdserver: request timed out")
+    started = iso(h.now)
+    for _ in range(3):
+        h.sync()
+        with pytest.raises(ApiException):
+            h.tick("fraud")
+        h.advance(5)
+    status = _status(h)
+    assert status["phase"] == "Healthy", "what users see waits for the actions"
+    assert status["intent"]["actions"]
+    failing = next(c for c in status["conditions"] if c["type"] == errors.CONDITION)
+    assert failing["status"] == "True"
+
+    del h.cluster.failures[("patch", "deployments")]
+    h.sync()
+    assert h.tick("fraud") == 0
+    status = _status(h)
+    assert not status["intent"].get("actions")
+    assert status["canary"]["startedAt"] == started, "the decision's time, not the retry's"
+    cleared = next(c for c in status["conditions"] if c["type"] == errors.CONDITION)
+    assert (cleared["status"], cleared["reason"]) == ("False", "Reconciled")
+    assert [e["reason"] for e in h.cluster.events if e["type"] == "Normal"] == ["CanaryStarted"]
+    assert h.cluster.get("deployments", NS, "fraud-canary")["spec"]["replicas"] == 1

@@ -1,4 +1,5 @@
-"""Properties that hold whatever happens: random sequences of time, verdicts, pods and version changes."""
+"""Properties that hold whatever happens: random sequences of time, verdicts, pods, version changes,
+lost status writes and operator kills after any action of a decision."""
 
 from __future__ import annotations
 
