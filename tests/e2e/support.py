@@ -177,6 +177,7 @@ class Operator:
     metrics_port: int = 0
     # What runs after `python`: kopf itself by default; the chart test runs `-m rewind.leader ...`.
     args: tuple[str, ...] = ("-m", "kopf", "run", "--all-namespaces", "--standalone", "-m", "rewind.main")
+    env: dict[str, str] = field(default_factory=dict)  # more environment (a kill point, say)
 
     def start(self) -> Operator:
         import os
@@ -192,6 +193,7 @@ class Operator:
             "REWIND_METRICS_PORT": str(self.metrics_port),
             # Where pods really run (kind), the fetcher image must exist there: hack/kind-e2e.sh loads it.
             "REWIND_FETCHER_IMAGE": os.environ.get("REWIND_E2E_FETCHER_IMAGE", "rewind:e2e"),
+            **self.env,
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -359,6 +359,42 @@ class FailedDigest(ApiModel):
     reason: Text | None = None
 
 
+ActionKind = Literal["EnsureTrack", "ScaleTrack", "SetTraffic", "RewriteVersion", "MarkVersion", "Emit", "ClearRequest"]
+
+
+class IntentAction(ApiModel):
+    """One action of a decision, written down before it is carried out (only its own fields are set)."""
+
+    kind: ActionKind
+    track: Literal["stable", "canary"] | None = None
+    version: Semver | None = None
+    replicas: int | None = None
+    canary_weight: int | None = None
+    expected: Semver | None = Field(default=None, description="RewriteVersion: only if spec.version still says this.")
+    phase: ShortString | None = None
+    failed: bool | None = None
+    type: Literal["Normal", "Warning"] | None = None
+    reason: Text | None = None
+    message: Text | None = None
+    annotation: ShortString | None = None
+
+
+class Intent(ApiModel):
+    """What the last decision set out to do, written before any of it was done (crash consistency)."""
+
+    serial: int = Field(default=0, description="Counts the decisions that had effects; names their Events.")
+    actions: Annotated[list[IntentAction], Field(max_length=256)] | None = Field(
+        default=None,
+        description="The decision's actions, while not known to be all carried out. An operator that finds "
+        "them carries them out (each is idempotent) before it decides anything, then writes `status`.",
+    )
+    status: dict[str, object] | None = Field(
+        default=None,
+        description="The status the decision leads to, written once its actions are done.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+
+
 class ModelDeploymentStatus(ApiModel):
     phase: MdPhase | None = None
     message: Text | None = None
@@ -376,6 +412,7 @@ class ModelDeploymentStatus(ApiModel):
         description="The Failed latch by content: digests that failed here (the newest 50), kept when the "
         "ModelVersion object is deleted and created again. Removing the rewind.dev/failed label lifts it.",
     )
+    intent: Intent | None = None
 
 
 class ModelDeployment(ApiModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,10 @@ from rewind.controller import applier, events, lifecycle
 from rewind.controller.config import Config
 from rewind.controller.kube import Kube
 from rewind.controller.store import Store
+from rewind.core.intent import event_key
 from rewind.core.model import (
+    Action,
     ClearRequest,
-    Decision,
     Emit,
     EnsureTrack,
     MarkVersion,
@@ -55,13 +57,18 @@ class Applying:
         return {"apiVersion": self.md["apiVersion"], "kind": self.md["kind"], "name": meta["name"], "uid": meta["uid"]}
 
 
-def carry_out(ctx: Applying, decision: Decision) -> bool:
+def carry_out(ctx: Applying, actions: Sequence[Action], *, serial: int | None = None) -> bool:
     """Carry out every action in order; True if the ModelDeployment's spec or metadata was rewritten (the
-    core must then look again: a rollback's new spec.version, a request annotation gone)."""
+    core must then look again: a rollback's new spec.version, a request annotation gone).
+
+    Each action is idempotent against what is there, so that an intent a killed operator left half done
+    can be carried out again (`rewind.core.intent`); with the intent's `serial`, Events get names that
+    the API server refuses to create twice.
+    """
     rewritten = False
-    if any(isinstance(a, EnsureTrack) for a in decision.actions):
+    if any(isinstance(a, EnsureTrack) for a in actions):
         _services(ctx)
-    for action in decision.actions:
+    for index, action in enumerate(actions):
         if isinstance(action, EnsureTrack):
             _ensure(ctx, action)
         elif isinstance(action, ScaleTrack):
@@ -90,13 +97,21 @@ def carry_out(ctx: Applying, decision: Decision) -> bool:
                     ctx.kube, ctx.store, obj, action, deployment=ctx.name, now=ctx.now
                 )
         elif isinstance(action, ClearRequest):
+            if action.annotation not in (ctx.md["metadata"].get("annotations") or {}):
+                continue  # removed already (by the decision a killed operator did not finish)
             applier.clear_annotation(
                 ctx.kube, ctx.store, namespace=ctx.namespace, name=ctx.name, annotation=action.annotation
             )
             rewritten = True
         elif isinstance(action, Emit):
             events.emit(
-                ctx.kube, obj=ctx.md, type=action.type, reason=action.reason, message=action.message, now=ctx.now
+                ctx.kube,
+                obj=ctx.md,
+                type=action.type,
+                reason=action.reason,
+                message=action.message,
+                now=ctx.now,
+                key=None if serial is None else event_key(serial, index),
             )
     return rewritten
 

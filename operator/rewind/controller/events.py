@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import datetime
@@ -17,9 +18,19 @@ log = logging.getLogger(__name__)
 COMPONENT = "rewind"
 
 
-def emit(kube: Kube, *, obj: dict[str, Any], type: str, reason: str, message: str, now: datetime) -> None:
-    """Post one Event about `obj`; a failure to post is logged, never raised (events are best effort)."""
+def emit(
+    kube: Kube, *, obj: dict[str, Any], type: str, reason: str, message: str, now: datetime, key: str | None = None
+) -> None:
+    """Post one Event about `obj`; a failure to post is logged, never raised (events are best effort).
+
+    With a `key`, the Event's name is derived from it and the object's uid: posting it again (an operator
+    finishing what a killed one began) is refused by the API server as a duplicate, and skipped.
+    """
     meta = obj["metadata"]
+    if key is None:
+        suffix = uuid.uuid4().hex[:12]
+    else:
+        suffix = hashlib.sha256(f"{meta.get('uid')}/{key}".encode()).hexdigest()[:16]
     ref = client.V1ObjectReference(
         api_version=obj.get("apiVersion"),
         kind=obj.get("kind"),
@@ -29,7 +40,7 @@ def emit(kube: Kube, *, obj: dict[str, Any], type: str, reason: str, message: st
         resource_version=meta.get("resourceVersion"),
     )
     event = client.CoreV1Event(
-        metadata=client.V1ObjectMeta(name=f"{meta['name']}.{uuid.uuid4().hex[:12]}", namespace=meta["namespace"]),
+        metadata=client.V1ObjectMeta(name=f"{meta['name']}.{suffix}", namespace=meta["namespace"]),
         involved_object=ref,
         type=type,
         reason=reason,
@@ -53,4 +64,7 @@ def emit(kube: Kube, *, obj: dict[str, Any], type: str, reason: str, message: st
     try:
         kube.core.create_namespaced_event(meta["namespace"], event)
     except ApiException as exc:
+        if exc.status == 409 and key is not None:
+            log.info("%s/%s %s: posted before (%s)", meta["namespace"], meta["name"], reason, key)
+            return
         log.warning("could not post event %s on %s: %s", reason, meta["name"], exc.reason)

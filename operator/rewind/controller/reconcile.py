@@ -1,9 +1,13 @@
 """One reconcile tick of a ModelDeployment: observe, analyse if due, decide, apply, persist.
 
-All state lives in the object's status. A tick reads only from the watch-fed store (no API reads, but
-one GET before creating an object, see `ownership`): the store holds the API's answer to every write of
-ours, so a tick that follows a write (a status patch, a spec.version rewrite) always sees it. Nothing is
-written to an object that is not ours (`core.ownership`): the deployment is refused instead.
+All state lives in the object's status. A decision with effects (Events, ModelVersion marks, a rewrite)
+is written down before it is carried out and cleared after (`rewind.core.intent`); a tick that finds
+such an intent finishes it first, so a killed operator never decides a transition twice.
+
+A tick reads only from the watch-fed store (no API reads, but one GET before creating an object, see
+`ownership`): the store holds the API's answer to every write of ours, so a tick that follows a write
+(a status patch, a spec.version rewrite) always sees it. Nothing is written to an object that is not
+ours (`core.ownership`): the deployment is refused instead.
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ from pydantic import ValidationError
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders import names
-from rewind.controller import analysis, applier, errors, events, metrics, observe, ownership
+from rewind.controller import analysis, applier, errors, events, killpoints, metrics, observe, ownership
 from rewind.controller.actions import Applying, carry_out
 from rewind.controller.config import Config
 from rewind.controller.kube import MD_PLURAL, Kube
 from rewind.controller.store import Store
-from rewind.core import endpoints, salvage
+from rewind.core import endpoints, intent, salvage
 from rewind.core.checks import due
 from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Blocked, Decision, Emit, Observed
+from rewind.core.records import condition
 from rewind.core.rollout import decide
 
 log = logging.getLogger(__name__)
@@ -74,6 +79,9 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         return 0.0  # decide again at once, from the status just written
     now = rt.clock()
     objects = rt.store.model_versions(namespace, spec.model)
+    if intent.pending(status):
+        _finish(rt, obj=obj, spec=spec, status=status, objects=objects, now=now)
+        return 0.0  # decide afresh from what the intent left (a rewritten spec.version, a new status)
     prometheus = endpoints.choose(spec.analysis.prometheus.address, rt.config.endpoints)
     refused = prometheus if isinstance(prometheus, Blocked) else ownership.collision(rt.store, obj)
     request = due(spec, status, now) if refused is None else None
@@ -109,8 +117,18 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     if not_ours is not None:
         # Decided again, refused: nothing is written but the status and one Event.
         decision = decide(spec=spec, status=status, observed=replace(observed, refused=not_ours), now=now)
-    rewritten = carry_out(applying, decision)
-    _persist(rt, obj, status, errors.cleared(decision.status, now))
+    after = errors.cleared(decision.status, now)
+    transition = intent.begin(status, after, decision.actions)
+    if transition is None:  # only keeps serving objects as they are: the next decision does the same
+        rewritten = carry_out(applying, decision.actions)
+        _persist(rt, obj, status, after)
+    else:  # intent first: once anything is done, this decision is finished, never decided again
+        first, done = transition
+        _persist(rt, obj, status, first)
+        killpoints.reached("intent", decision.actions)
+        rewritten = carry_out(applying, intent.pending(first), serial=intent.serial(first))
+        killpoints.reached("acted", decision.actions)
+        _persist(rt, obj, first, done)
     _measure(decision, started)
     if rewritten or _moved(rt, obj, deployments):
         return 0.0
@@ -118,6 +136,27 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         # Objects that are not ours are not watched: their removal wakes nobody, so look again now and then.
         return OWNERSHIP_RECHECK
     return decision.requeue_after
+
+
+def _finish(
+    rt: Runtime,
+    *,
+    obj: dict[str, Any],
+    spec: ModelDeploymentSpec,
+    status: ModelDeploymentStatus,
+    objects: dict[str, dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Carry out the intent a killed operator left in status (again: every action is idempotent)."""
+    applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
+    log.info("%s/%s: finishing intent %d", obj["metadata"]["namespace"], obj["metadata"]["name"], intent.serial(status))
+    carry_out(applying, intent.pending(status), serial=intent.serial(status))
+    target = intent.finished(status)
+    failing = condition(status, errors.CONDITION)
+    if failing is not None:  # recorded after the intent was written (a failed try): cleared now, not lost
+        kept = [c for c in target.conditions or [] if c.type != errors.CONDITION]
+        target = target.model_copy(update={"conditions": [*kept, failing]})
+    _persist(rt, obj, status, errors.cleared(target, now))
 
 
 def _identity(md: dict[str, Any]) -> tuple[object, ...]:

@@ -25,8 +25,9 @@ def progress(plan: Plan) -> None:
     spec = plan.spec
     blocked = guard.check(c.version, plan.observed.versions, spec.features)
     if spec.version != c.version and blocked is not None and blocked.reason == "VersionFailed":
-        # Latched Failed and spec.version already moved: the rollback's own rewrite landed but its status
-        # write did not (the operator died in between). Finish recording it; never override spec.version.
+        # Latched Failed and spec.version already moved on: a human latched it and asked for another
+        # version, or an operator from before intents (core.intent) died between its rewrite and its status
+        # write. Record the rollback and say so; never override spec.version.
         _finish_rollback(plan, c)
         return
     if spec.version != c.version:
@@ -252,6 +253,7 @@ def _finish_rollback(plan: Plan, c: CanaryStatus) -> None:
     )
     plan.update(history=history, canary=None)
     plan.stop_canary()
+    plan.act(Emit("Warning", "RolledBack", f"rolled back {c.version} to {plan.spec.version}: it is latched Failed"))
     plan.condition("RolledBack", "True", "VersionFailed", f"{c.version} is latched Failed")
     plan.phase("RolledBack", f"rolled back {c.version} to {plan.spec.version}")
     plan.requeue(0)

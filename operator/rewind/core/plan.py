@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from rewind.api.common import ConditionStatus
-from rewind.api.modeldeployment import MdPhase, ModelDeploymentSpec, ModelDeploymentStatus
+from rewind.api.modeldeployment import Intent, MdPhase, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders.replicas import replica_split
+from rewind.core import intent
 from rewind.core.model import Action, Decision, Emit, EnsureTrack, Observed, ScaleTrack, SetTraffic, iso
 from rewind.core.records import condition, set_condition, trim
 
@@ -106,5 +107,7 @@ class Plan:
         self.update(observed_generation=self.observed.generation)
         if self.status.history:
             self.update(history=trim(self.status.history, self.spec.revision_history_limit))
+        if intent.has_effects(self.actions):  # a transition: counted, its Events named by the count
+            self.update(intent=Intent(serial=intent.serial(self.status) + 1))
         wake = min(self.wake) if self.wake else None
         return Decision(actions=tuple(self.actions), status=self.status, requeue_after=wake)

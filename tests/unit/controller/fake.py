@@ -51,6 +51,10 @@ def merge(target: Any, patch: Any) -> Any:
     return out
 
 
+class Killed(BaseException):
+    """The operator process dies (kill -9) at this request: it is not sent, and nothing after it runs."""
+
+
 def _error(status: int, message: str = "") -> ApiException:
     exc = ApiException(status=status, reason={404: "Not Found", 409: "Conflict"}.get(status, "Error"))
     exc.body = json.dumps({"message": message or f"status {status}"})
@@ -65,6 +69,9 @@ class FakeCluster:
     failures: dict[tuple[str, str], Callable[[], ApiException]] = field(default_factory=dict)
     # Somebody else's change landing just before our next write (and so inside its answer).
     before_write: Callable[[], None] | None = None
+    # The operator is killed at the first write for which this says True (that write is not made).
+    kill: Callable[[Call], bool] | None = None
+    replicas: list[tuple[str, int]] = field(default_factory=list)  # (Deployment, spec.replicas) as written
     _rv: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     # bookkeeping ----------------------------------------------------------------------------------
@@ -73,6 +80,9 @@ class FakeCluster:
         if self.before_write is not None and verb not in ("get", "list"):
             hook, self.before_write = self.before_write, None
             hook()
+        if self.kill is not None and verb not in ("get", "list") and self.kill((verb, resource, name)):
+            self.kill = None
+            raise Killed(f"{verb} {resource} {name}")
         make = self.failures.get((verb, resource))
         if make is not None:
             raise make()
@@ -112,6 +122,14 @@ class FakeCluster:
         return obj
 
     def _patch(self, resource: str, namespace: str, name: str, body: Any, content_type: str, *, sub: str = "") -> Any:
+        written = self._patched(resource, namespace, name, body, content_type, sub=sub)
+        if resource == "deployments":
+            replicas = int((self.objects[(resource, namespace, name)].get("spec") or {}).get("replicas") or 0)
+            if [r for n, r in self.replicas if n == name][-1:] != [replicas]:
+                self.replicas.append((name, replicas))
+        return written
+
+    def _patched(self, resource: str, namespace: str, name: str, body: Any, content_type: str, *, sub: str = "") -> Any:
         key = (resource, namespace, name)
         full = f"{resource}/{sub}" if sub else resource
         self._record("patch", full, name)
@@ -160,7 +178,10 @@ class FakeCluster:
 
     def create_namespaced_event(self, namespace: str, body: Any, **_: Any) -> Any:
         self._record("create", "events", "")
-        self.events.append({"reason": body.reason, "type": body.type, "message": body.message})
+        name = body.metadata.name if body.metadata is not None else None
+        if name is not None and any(e.get("name") == name for e in self.events):
+            raise _error(409, f'events "{name}" already exists')
+        self.events.append({"name": name, "reason": body.reason, "type": body.type, "message": body.message})
         return body
 
     def get_namespaced_custom_object(self, group: str, version: str, namespace: str, plural: str, name: str) -> Any:
@@ -187,8 +208,10 @@ class FakeCluster:
         return copy.deepcopy(self.objects[(resource, namespace, name)])
 
     # what kwok's fake kubelets and the Deployment controller would do ------------------------------
-    def roll_out(self) -> None:
-        """Every Deployment's pods become ready and up to date (a status change, as the controller's)."""
+    def roll_out(self) -> bool:
+        """Every Deployment's pods become ready and up to date (a status change, as the controller's);
+        True if some Deployment changed."""
+        changed = False
         for (resource, ns, name), obj in list(self.objects.items()):
             if resource != "deployments":
                 continue
@@ -201,6 +224,8 @@ class FakeCluster:
             }
             if obj.get("status") != status:
                 self.update("deployments", ns, name, {"status": status})
+                changed = True
+        return changed
 
 
 @dataclass

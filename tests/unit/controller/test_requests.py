@@ -11,7 +11,7 @@ from tests.unit.controller.fake import Harness
 from tests.unit.controller.objects import NS, md, mv, mv_name, settle, world
 
 
-def test_the_first_tick_creates_the_services_and_stable_and_writes_status_once() -> None:
+def test_the_first_tick_writes_its_intent_then_creates_the_services_and_stable_then_clears_it() -> None:
     h = Harness()
     world(h)
     h.sync()
@@ -22,14 +22,18 @@ def test_the_first_tick_creates_the_services_and_stable_and_writes_status_once()
         ("get", "services", "fraud-stable"),
         ("get", "services", "fraud-canary"),
         ("get", "deployments", "fraud-stable"),
+        ("patch", "modeldeployments/status", "fraud"),  # the decision and its actions, before any of them
         ("patch", "services", "fraud"),
         ("patch", "services", "fraud-stable"),
         ("patch", "services", "fraud-canary"),
         ("create", "events", ""),
         ("patch", "deployments", "fraud-stable"),
-        ("patch", "modeldeployments/status", "fraud"),
+        ("patch", "modeldeployments/status", "fraud"),  # done: the intent is cleared
     ]
     assert [e["reason"] for e in h.cluster.events] == ["UpdateStarted"]
+    status = h.cluster.get("modeldeployments", NS, "fraud")["status"]
+    assert status["intent"] == {"serial": 1}
+    assert status["observedGeneration"] == 1
 
 
 def test_a_settled_deployment_ticks_without_a_single_request() -> None:
@@ -63,7 +67,7 @@ def test_status_is_written_only_when_it_changes() -> None:
     h.tick("fraud")
     calls = h.cluster.take()
     assert ("patch", "deployments", "fraud-canary") in calls
-    assert calls.count(("patch", "modeldeployments/status", "fraud")) == 1
+    assert calls.count(("patch", "modeldeployments/status", "fraud")) == 2, "a transition: intent, then done"
     h.sync()  # the echoes of those writes
     h.tick("fraud")  # the canary Deployment is there now: "waiting for canary pods"
     assert h.cluster.take() == [("patch", "modeldeployments/status", "fraud")]

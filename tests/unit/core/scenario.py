@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.api.modelversion import ModelFeatures
-from rewind.core import checks, rollout
+from rewind.core import checks, intent, rollout
 from rewind.core.checks import AnalysisRequest
 from rewind.core.model import (
     FAST_TRACK_ANNOTATION,
@@ -157,6 +157,10 @@ class World:
     traffic: list[int] = field(default_factory=list)
     watchers: list[Callable[[World, Observed, Decision], None]] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)  # one-shot requests (kubectl rewind)
+    # What happens to the next decision: ("lose", 0) its status write is lost; ("crash", k) the operator
+    # is killed after carrying out k of its actions (and before the status write that follows them).
+    fault: tuple[str, int] | None = None
+    posted: set[str] = field(default_factory=set)  # names of the Events posted with an intent's serial
 
     # -- the controller's loop ---------------------------------------------------------------------
 
@@ -180,6 +184,7 @@ class World:
         )
 
     def decide(self) -> Decision:
+        self.finish()
         observed = self.observe()
         decision = rollout.decide(spec=self.spec, status=self.status, observed=observed, now=self.now)
         for watch in self.watchers:
@@ -189,7 +194,41 @@ class World:
         return decision
 
     def apply(self, decision: Decision) -> None:
-        for action in decision.actions:
+        """Carry out a decision as the controller does (`rewind.controller.reconcile`), or fail to."""
+        fault = self.fault  # it strikes the next decision that does something
+        if fault is not None and (decision.status != self.status or intent.has_effects(decision.actions)):
+            self.fault = None
+        else:
+            fault = None
+        transition = intent.begin(self.status, decision.status, decision.actions)
+        if transition is None:  # act, then write status
+            if fault is not None and fault[0] == "crash":
+                self.carry_out(decision.actions[: fault[1]])
+                return
+            self.carry_out(decision.actions)
+            if fault is None:
+                self.persist(decision.status)
+            return
+        first, done = transition  # write the intent, act, clear the intent
+        if fault is not None and fault[0] == "lose":
+            return
+        self.persist(first)
+        actions, serial = intent.pending(first), intent.serial(first)
+        if fault is not None:
+            self.carry_out(actions[: fault[1]], serial=serial)
+            return
+        self.carry_out(actions, serial=serial)
+        self.persist(done)
+
+    def finish(self) -> None:
+        """What a (re)started controller does first: carry out an intent that a killed one left."""
+        pending = intent.pending(self.status)
+        if pending:
+            self.carry_out(pending, serial=intent.serial(self.status))
+            self.persist(intent.finished(self.status))
+
+    def carry_out(self, actions: tuple[Action, ...], *, serial: int | None = None) -> None:
+        for index, action in enumerate(actions):
             if isinstance(action, EnsureTrack):
                 self._set_track(action.track, action.version, action.replicas)
             elif isinstance(action, ScaleTrack):
@@ -208,12 +247,16 @@ class World:
             elif isinstance(action, SetTraffic):
                 if not self.traffic or self.traffic[-1] != action.canary_weight:
                     self.traffic.append(action.canary_weight)  # route weight changes, as the HTTPRoute sees them
-            else:
+            elif serial is None or (key := intent.event_key(serial, index)) not in self.posted:
+                if serial is not None:
+                    self.posted.add(key)  # the API server refuses an Event of the same name (409)
                 self.emitted.append(action)
-        status = decision.status
+
+    def persist(self, status: ModelDeploymentStatus) -> None:
         if self.roundtrip:
-            status = ModelDeploymentStatus.model_validate(status.wire())
-            assert status == decision.status
+            wire = ModelDeploymentStatus.model_validate(status.wire())
+            assert wire == status
+            status = wire
         self.status = status
 
     def run(self, *, until: Callable[[World], bool] | None = None, ticks: int = 100, react: float = 1.0) -> Decision:
@@ -222,11 +265,11 @@ class World:
         Stops when `until` holds, or when nothing changed and the core asked for no requeue (idle).
         """
         for _ in range(ticks):
-            before = self._snapshot()
+            before = self.snapshot()
             decision = self.decide()
             if until is not None and until(self):
                 return decision
-            changed = self._snapshot() != before
+            changed = self.snapshot() != before or bool(intent.pending(self.status))  # killed: restarts at once
             if changed:
                 wait = decision.requeue_after
                 self.advance(react if wait is None else min(react, wait))
@@ -279,7 +322,7 @@ class World:
         else:
             self.canary = state
 
-    def _snapshot(self) -> tuple[object, ...]:
+    def snapshot(self) -> tuple[object, ...]:
         return (self.spec, self.stable, self.canary, tuple(sorted(self.versions.items())))
 
 

@@ -1,16 +1,18 @@
-"""Properties that hold whatever happens: random sequences of time, verdicts, pods and version changes."""
+"""Properties that hold whatever happens: random sequences of time, verdicts, pods, version changes,
+lost status writes and operator kills after any action of a decision."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rewind.api.modeldeployment import ModelDeploymentStatus
-from rewind.core import guard
-from rewind.core.model import CheckOutcome, Decision, EnsureTrack, Observed, VersionInfo
+from rewind.builders.serving import replica_split
+from rewind.core import checks, guard, intent
+from rewind.core.model import CheckOutcome, Decision, EnsureTrack, Observed, VersionInfo, parse_time
 from tests.unit.core.scenario import FAIL, INCONCLUSIVE, PASS, World, make_spec, version
 
 VERSIONS = ["1.0.0", "1.1.0", "1.2.0", "2.0.0"]
@@ -66,7 +68,15 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-KINDS = ["timer"] * 8 + ["wait"] * 2 + ["version"] * 3 + ["verdict"] * 2 + ["pods"] * 2 + ["latch", "serve", "paused"]
+KINDS = (
+    ["timer"] * 8
+    + ["wait"] * 2
+    + ["version"] * 3
+    + ["verdict"] * 2
+    + ["pods"] * 2
+    + ["latch", "serve", "paused"]
+    + ["lose", "crash", "crash"]
+)
 
 
 @st.composite
@@ -86,6 +96,10 @@ def events(draw: st.DrawFn) -> tuple[Any, ...]:
         return (kind, draw(st.sampled_from(VERSIONS)), draw(st.booleans()))
     if kind == "serve":
         return (kind, draw(st.sampled_from(["1", "2"])))
+    if kind == "lose":  # the next status write is lost: the operator died right before it
+        return (kind,)
+    if kind == "crash":  # the operator is killed after carrying out this many actions of the next decision
+        return (kind, draw(st.integers(0, 6)))
     return (kind, draw(st.booleans()))
 
 
@@ -113,6 +127,94 @@ def check_invariants(world: World, observed: Observed, decision: Decision) -> No
     assert len(history) <= LIMIT + 2  # bounded; open entries (at most stable and canary) are never dropped
 
 
+Run = tuple[str, str]  # (version, startedAt): one canary, or one bake
+Judged = tuple[str, str, str]  # ("canary" | "bake", version, startedAt)
+
+
+@dataclass
+class Ledger:
+    """What happened in the world, checked after every decision (whatever was lost or killed on the way).
+
+    - (e) no replica flap: with no intent left to finish, the canary Deployment of the canary in status
+      runs the replicas of the step that status says;
+    - (f) Events are posted once, for transitions that were recorded: as many `CanaryStarted` as canaries
+      recorded, `CanaryStep` as steps recorded, `Healthy` as bakes recorded as ended healthy;
+    - (g) a version whose analysis reached the failure limit is never promoted: once a decision that
+      judged a canary (or bake) failed had any effect, that canary is never promoted (that bake never
+      ends healthy).
+    """
+
+    canaries: set[Run] = field(default_factory=set)
+    steps: set[tuple[Run, int]] = field(default_factory=set)
+    healthy: set[Run] = field(default_factory=set)
+    failing: set[Judged] = field(default_factory=set)  # judged failed by the decision being applied
+    failed: set[Judged] = field(default_factory=set)
+
+    def judge(self, world: World, observed: Observed, decision: Decision) -> None:
+        """Before a decision is applied: does it judge the analysed version failed?"""
+        self.failing = set()
+        status = world.status
+        window = checks.window(status)
+        if window is None or observed.checks is None:
+            return
+        folded = checks.fold(world.spec, window.analysis, observed.checks, world.now, since=window.since)
+        after = checks.window(decision.status)
+        if after is not None and after.since == window.since and after.analysis == window.analysis:
+            return  # the checks were not judged (a blocked version is asked for: nothing moves)
+        if status.canary is None and decision.status.canary is not None:
+            return  # a canary started next to the bake: this decision started it, it did not judge the bake
+        if folded.failed and status.canary is not None:
+            self.failing = {("canary", window.version, status.canary.started_at)}
+        elif folded.failed and status.bake is not None:
+            self.failing = {("bake", window.version, status.bake.started_at)}
+
+    def check(self, world: World, before: ModelDeploymentStatus, snapshot: object) -> None:
+        """After a decision was applied (or lost, or killed half way)."""
+        status = world.status
+        if status != before or (world.snapshot(), len(world.emitted)) != snapshot:  # it had an effect
+            self.failed |= self.failing
+        self.failing = set()
+        c = status.canary
+        if c is not None:
+            run = (c.version, c.started_at)
+            self.canaries.add(run)
+            if c.step > 0 and not c.promoting:
+                self.steps.add((run, c.step))
+            assert not (c.promoting and ("canary", *run) in self.failed), (
+                f"(g) {run} failed its analysis, yet promoting"
+            )
+        for entry in status.history or []:
+            if entry.track == "stable" and entry.outcome == "Promoted" and entry.promoted_at is not None:
+                run = (entry.version, entry.from_)
+                assert ("canary", *run) not in self.failed, f"(g) {run} failed its analysis, yet promoted"
+        bake = before.bake
+        if bake is not None and status.bake is None and status.last_healthy_version == bake.version:
+            ended = next(
+                (e for e in status.history or [] if e.version == bake.version and e.to is None and e.healthy_at), None
+            )
+            if ended is not None and ended.healthy_at and parse_time(ended.healthy_at) >= parse_time(bake.started_at):
+                run = (bake.version, bake.started_at)
+                assert ("bake", *run) not in self.failed, f"(g) {run} failed its bake analysis, yet healthy"
+                self.healthy.add(run)
+        if intent.pending(status):
+            return
+        if c is not None and not c.promoting and world.canary.exists and world.canary.version == c.version:
+            traffic = world.spec.strategy.canary.traffic.type
+            _, want = replica_split(replicas=world.spec.replicas, weight=c.weight, traffic=traffic)
+            assert world.canary.replicas == want, f"(e) canary at {world.canary.replicas}, step {c.step} wants {want}"
+        posted = [e.reason for e in world.emitted]
+        assert posted.count("CanaryStarted") == len(self.canaries), "(f) CanaryStarted once per canary"
+        assert posted.count("CanaryStep") == len(self.steps), "(f) CanaryStep once per step"
+        assert posted.count("Healthy") == len(self.healthy), "(f) Healthy once per bake"
+
+
+def decide(world: World, ledger: Ledger) -> Decision:
+    before, snapshot = world.status, (world.snapshot(), len(world.emitted))
+    decision = world.decide()
+    ledger.check(world, before, snapshot)
+    return decision
+
+
 def apply(world: World, event: tuple[Any, ...]) -> None:
     kind = event[0]
     if kind == "timer":
@@ -126,6 +228,7 @@ def apply(world: World, event: tuple[Any, ...]) -> None:
     elif kind == "pods":
         world.pods(event[1], ok=event[2])
     elif kind == "version":
+        world.advance(0.01)  # two canaries never start in the same millisecond: runs are told apart by time
         world.set_version(event[1])
     elif kind == "latch":
         info = world.versions.get(event[1])
@@ -133,6 +236,10 @@ def apply(world: World, event: tuple[Any, ...]) -> None:
             world.versions[event[1]] = replace(info, failed=event[2])
     elif kind == "serve":
         world.set_spec(features={"version": event[1]})
+    elif kind == "lose":
+        world.fault = ("lose", 0)
+    elif kind == "crash":
+        world.fault = ("crash", event[1])
     else:
         world.set_spec(paused=event[1])
 
@@ -143,20 +250,25 @@ def test_invariants_hold_under_any_sequence_of_events(
     spec: dict[str, Any], versions: dict[str, VersionInfo], script: list[tuple[Any, ...]]
 ) -> None:
     world = World(spec=make_spec("1.0.0", **spec), versions=versions, roundtrip=True)
+    ledger = Ledger()
     world.watchers.append(check_invariants)
-    world.decide()
+    world.watchers.append(ledger.judge)
+    decide(world, ledger)
     for event in script:
         apply(world, event)
         for _ in range(4):  # the controller comes back when a watched object changed, or at once if asked
             seen = (world.spec, world.stable, world.canary)
-            decision = world.decide()
-            if decision.requeue_after != 0 and (world.spec, world.stable, world.canary) == seen:
+            armed = world.fault is not None
+            decision = decide(world, ledger)
+            killed = armed and world.fault is None  # a restarted operator ticks every deployment at once
+            if decision.requeue_after != 0 and (world.spec, world.stable, world.canary) == seen and not killed:
                 break
 
     # (d) once everything is allowed to settle on what serves, the deployment rests: no requeue, no write
     stable = world.status.stable_version
     if stable is None:
         return
+    world.fault = None  # from here on the operator is not killed any more
     world.pods("stable", ok=True)
     world.pods("canary", ok=True)
     world.verdict = PASS

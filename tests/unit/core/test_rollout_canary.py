@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rewind.core.checks import AnalysisRequest
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, RewriteVersion, ScaleTrack, SetTraffic, iso
 from tests.unit.core.scenario import (
@@ -488,30 +490,44 @@ def test_a_restart_between_any_two_decisions_changes_nothing() -> None:
     assert [e.reason for e in restarted.emitted].count("CanaryStep") == 2
 
 
-def test_a_lost_status_write_repeats_no_step() -> None:
-    """The operator dies after acting but before its status write lands: the next decision starts over."""
+@pytest.mark.parametrize("fault", [("lose", 0), ("crash", 0), ("crash", 1), ("crash", 2), ("crash", 9)])
+def test_a_lost_status_write_or_a_kill_repeats_no_step(fault: tuple[str, int]) -> None:
+    """The operator dies before a status write, or after some actions of a decision: no step is repeated
+    or lost, no replica count goes back, no Event is posted twice."""
     world = healthy_world(THREE_STEPS, roundtrip=True)
     world.set_version("1.1.0")
     persisted: list[int] = []
     entered: dict[int, float] = {}
+    replicas: list[int] = []
     for i in range(200):
-        before = world.status
+        if i % 3 == 1:
+            world.fault = fault
         snapshot = (world.stable, world.canary, world.spec)
         decision = world.decide()
-        if i % 3 == 1:
-            world.status = before  # the write was lost
         c = world.status.canary
         if c is not None and (not persisted or persisted[-1] != c.step):
             persisted.append(c.step)
             entered[c.step] = world.now.timestamp()
+        if world.canary.exists and (not replicas or replicas[-1] != world.canary.replicas):
+            replicas.append(world.canary.replicas)
         if world.status.phase == "Healthy" and world.status.stable_version == "1.1.0":
             break
-        changed = (world.stable, world.canary, world.spec) != snapshot
+        changed = (world.stable, world.canary, world.spec) != snapshot or world.fault is None
         wait = decision.requeue_after
         world.advance(1 if changed or wait is None else wait)
+    world.fault = None
+    world.decide()  # finishes what a last kill left
     assert world.status.stable_version == "1.1.0"
     assert persisted == [0, 1, 2]
+    # Steps at 10%, 30%, 60% of 2 replicas within the default maxSurge (25%: 1 pod more), never back to
+    # an earlier count: 1, 1, then 2 as stable gives one up.
+    assert replicas == [1, 2, 0]
     assert entered[1] - entered[0] >= 60  # each step ran its full pause
     assert entered[2] - entered[1] >= 60
+    reasons = [e.reason for e in world.emitted]
+    assert reasons.count("CanaryStarted") == 1
+    assert reasons.count("CanaryStep") == 2
+    assert reasons.count("Promoted") == 1
+    assert reasons.count("Healthy") == 1
     assert world.status.history is not None
     assert [(e.version, e.outcome) for e in world.status.history] == [("1.0.0", "Superseded"), ("1.1.0", "Promoted")]

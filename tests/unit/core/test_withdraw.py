@@ -112,6 +112,7 @@ def test_a_rollback_interrupted_before_its_status_write_is_finished_not_aborted(
     assert not of(decision, RewriteVersion)
     entry = decision.status.history[-1]  # type: ignore[index]
     assert (entry.version, entry.outcome) == ("1.1.0", "RolledBack")
+    assert ("Warning", "RolledBack") in events(decision), "an Event says the version was rolled back"
     world.run()
     assert world.status.phase == "RolledBack"
     assert world.spec.version == "1.0.0"
