@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config, watch
+from urllib3.exceptions import ProtocolError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -164,9 +165,12 @@ class CanaryWatch:
         self._thread.start()
 
     def _run(self, lister: Any) -> None:
-        for event in self._watch.stream(lister, label_selector="rewind.dev/track=canary", timeout_seconds=3600):
-            meta = event["object"].metadata
-            self.seen.setdefault((meta.namespace, meta.name), time.monotonic())
+        try:
+            for event in self._watch.stream(lister, label_selector="rewind.dev/track=canary", timeout_seconds=3600):
+                meta = event["object"].metadata
+                self.seen.setdefault((meta.namespace, meta.name), time.monotonic())
+        except (ProtocolError, OSError):
+            return  # the control plane went away after the measurement: nothing left to watch
 
     def stop(self) -> None:
         self._watch.stop()
