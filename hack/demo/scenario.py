@@ -87,7 +87,7 @@ class Demo:
         say("demo", "both tracks run on the real node:")
         print(self.stack.kubectl("get", "pods", "-o", "wide", "-n", NAMESPACE), flush=True)
         deadline.wait(lambda: _phase(self.timeline.get()) == "RolledBack", "the rollback", tick=self.tick)
-        deadline.wait(lambda: not self._pods("canary"), "the canary's pods to stop", tick=self.tick)
+        deadline.wait(self._only_stable_serves, "the canary's pods gone from the Service", tick=self.tick)
 
         banner("3. what the operator left behind")
         self.verify(stable_pods)
@@ -116,6 +116,18 @@ class Demo:
             for p in pods
             if p.status.phase == "Running" and not p.metadata.deletion_timestamp
         }
+
+    def _only_stable_serves(self) -> bool:
+        """No canary pod left (terminating ones included) and the Service's endpoints are stable's only:
+        what kube-proxy routes to once it has caught up."""
+        selector = f"rewind.dev/deployment={MD},rewind.dev/track=canary"
+        if self.core.list_namespaced_pod(NAMESPACE, label_selector=selector).items:
+            return False
+        slices = client.DiscoveryV1Api(self.api).list_namespaced_endpoint_slice(
+            NAMESPACE, label_selector=f"kubernetes.io/service-name={MD}"
+        )
+        targets = [e.target_ref.name for s in slices.items for e in s.endpoints or [] if e.target_ref]
+        return bool(targets) and all(name.startswith(f"{MD}-stable-") for name in targets)
 
     def _canary_running(self) -> bool:
         return bool(self._pods("canary")) or _phase(self.timeline.get()) == "RolledBack"
