@@ -16,6 +16,9 @@ NODES="${REWIND_CLUSTER_NODES:-3}"
 # kube-apiserver's default service range is a /24 (~250 Services, ~84 ModelDeployments at three
 # Services each); a /16 holds tens of thousands, as `make bench-scale` needs.
 SERVICE_CIDR="${REWIND_SERVICE_CIDR:-10.96.0.0/16}"
+# The controller manager and the scheduler run once each, without leader election: under load (a
+# benchmark's cold start, a busy CI machine) a lease renewal that times out would make them exit for good,
+# and nothing restarts them (Deployments then stop getting ReplicaSets).
 BIN="$(hack/testenv.sh --print)"
 export PATH="$BIN:$PATH"
 # kwokctl fetches any binary it is not given; give it every one so that it never downloads.
@@ -58,6 +61,8 @@ EOF
         --extra-args "kube-apiserver=kubelet-preferred-address-types=InternalIP,Hostname" \
         --extra-args "kube-apiserver=kubelet-client-certificate=$HOME/.kwok/clusters/$NAME/pki/admin.crt" \
         --extra-args "kube-apiserver=kubelet-client-key=$HOME/.kwok/clusters/$NAME/pki/admin.key" \
+        --extra-args "kube-controller-manager=leader-elect=false" \
+        --extra-args "kube-scheduler=leader-elect=false" \
         --kubeconfig "$KUBECONFIG_FILE" --wait 120s >&2
       kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
     fi

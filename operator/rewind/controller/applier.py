@@ -132,6 +132,30 @@ def patch_labels(kube: Kube, store: Store, *, namespace: str, name: str, labels:
     store.put("mv", _dict(written))
 
 
+def patch_metadata(
+    kube: Kube,
+    store: Store,
+    obj: dict[str, Any],
+    *,
+    labels: dict[str, str | None] | None = None,
+    finalizers: list[str] | None = None,
+) -> None:
+    """Merge labels onto a ModelVersion and/or set its finalizers, in one request. A merge patch replaces
+    the finalizer list whole, so it carries the resourceVersion it was computed from: a 409 means the
+    object changed first, and the caller decides again."""
+    meta = obj["metadata"]
+    body: dict[str, Any] = {}
+    if labels is not None:
+        body["labels"] = labels
+    if finalizers is not None:
+        body["finalizers"] = finalizers
+        body["resourceVersion"] = meta.get("resourceVersion")
+    written = kube.custom.patch_namespaced_custom_object(
+        GROUP, VERSION, meta["namespace"], MV_PLURAL, meta["name"], {"metadata": body}, _content_type=MERGE
+    )
+    store.put("mv", _dict(written))
+
+
 def read_route(kube: Kube, store: Store, *, namespace: str, name: str, max_age: float) -> dict[str, Any]:
     """An HTTPRoute (not ours, so not watched): from the store if read or written lately, else a GET."""
     cached = store.fresh_route(namespace, name, max_age=max_age)

@@ -22,6 +22,7 @@ class Config:
     request_timeout: float = 10.0  # seconds, every Kubernetes API request
     query_timeout: float = 5.0  # seconds, every Prometheus query
     route_max_age: float = 30.0  # seconds an HTTPRoute read is reused before reading it again
+    namespaces: tuple[str, ...] = ()  # what is watched; empty: every namespace
 
     def __post_init__(self) -> None:
         self.endpoints  # noqa: B018 (validates the allow-list: a bad entry stops the operator at start)
@@ -43,4 +44,5 @@ class Config:
             analysis_workers=int(e.get("REWIND_ANALYSIS_WORKERS", str(cls.analysis_workers))),
             request_timeout=float(e.get("REWIND_REQUEST_TIMEOUT", str(cls.request_timeout))),
             query_timeout=float(e.get("REWIND_QUERY_TIMEOUT", str(cls.query_timeout))),
+            namespaces=tuple(n.strip() for n in e.get("REWIND_NAMESPACES", "").split(",") if n.strip()),
         )

@@ -15,6 +15,7 @@ from rewind.controller.store import Store
 from rewind.core.model import MarkVersion, iso
 from rewind.core.records import set_condition
 
+FINALIZER = "rewind.dev/protection"  # a deletion waits until no deployment needs the version
 DIGEST_LABEL = "rewind.dev/content-digest"
 MODEL_LABEL = "rewind.dev/model"
 HISTORY_LIMIT = 20
@@ -82,14 +83,23 @@ def register(kube: Kube, store: Store, obj: dict[str, Any], *, now: datetime) ->
         kube, store, namespace=namespace, plural=MV_PLURAL, name=name, patch=_status_patch(obj, status)
     )
     labels = meta.get("labels") or {}
-    if labels.get(DIGEST_LABEL) != short(digest) or labels.get(MODEL_LABEL) != spec["model"]:
-        applier.patch_labels(
+    finalizers = list(meta.get("finalizers") or [])
+    relabel = labels.get(DIGEST_LABEL) != short(digest) or labels.get(MODEL_LABEL) != spec["model"]
+    if relabel or FINALIZER not in finalizers:
+        applier.patch_metadata(
             kube,
             store,
-            namespace=namespace,
-            name=name,
+            store.get("mv", namespace, name) or obj,  # as the status write left it (its resourceVersion)
             labels={DIGEST_LABEL: short(digest), MODEL_LABEL: spec["model"]},
+            finalizers=finalizers if FINALIZER in finalizers else [*finalizers, FINALIZER],
         )
+
+
+def release(kube: Kube, store: Store, obj: dict[str, Any]) -> None:
+    """Let a ModelVersion's deletion complete: remove our finalizer (guarded by its resourceVersion)."""
+    finalizers = list(obj["metadata"].get("finalizers") or [])
+    if FINALIZER in finalizers:
+        applier.patch_metadata(kube, store, obj, finalizers=[f for f in finalizers if f != FINALIZER])
 
 
 def _cond(

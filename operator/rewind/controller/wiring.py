@@ -1,14 +1,16 @@
-"""What the kopf handlers delegate to: the stores, what wakes whom, the scheduler's work, MV guards.
+"""What the operator runs: the watches and the stores, what wakes whom, the scheduler's work, MV guards.
 
-- kopf's watches feed the store through indexers, which kopf runs for the whole initial listing of
-  every watched kind before any other handler: so nothing is ticked before the store is complete
-  (the scheduler opens on the first event handler call).
+- Our own informers (`feeds`, `informer`) feed the store; nothing is ticked before every one of them
+  has listed (the scheduler opens then), so a tick never acts on a half-filled store.
 - Wake-ups are narrow: a ModelDeployment event wakes that deployment; a ModelVersion event wakes the
   deployments of its model, and only when what the core sees of the version changed; a Deployment
   event wakes its owner only when what the core sees of the track changed. The watch events of our own
   writes are echoes (the store already holds that resourceVersion) and wake nobody.
 - Work runs on a bounded pool of threads (`REWIND_WORKERS`), one tick per key at a time; see
   `scheduler`. An idle deployment is ticked again only by the slow safety resync, from the cache.
+- A ModelVersion carries the finalizer `rewind.dev/protection` (added when it is registered); its
+  deletion waits, said once by a Warning Event and a condition, while a deployment needs it, and is
+  looked at again every `DELETION_RECHECK` seconds (`core.guard.deletion_blocker` decides).
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import kopf
 
@@ -27,14 +27,17 @@ from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatu
 from rewind.builders import names
 from rewind.controller import applier, errors, events, lifecycle, metrics, observe, reconcile
 from rewind.controller.config import Config
+from rewind.controller.feeds import Feeds, sources
+from rewind.controller.informer import Change
 from rewind.controller.kube import MV_PLURAL, Kube
 from rewind.controller.scheduler import Backoff, Scheduler
 from rewind.controller.store import Kind, Obj, Store
 from rewind.core import guard
 
 log = logging.getLogger(__name__)
-FINALIZER = "rewind.dev/protection"
+FINALIZER = lifecycle.FINALIZER
 DELETION_BLOCKED = "DeletionBlocked"
+DELETION_RECHECK = 15.0  # seconds between looks at a ModelVersion whose deletion waits
 Key = tuple[str, str, str]  # ("md" | "mv", namespace, name)
 
 
@@ -46,6 +49,7 @@ class Controller:
     executor: ThreadPoolExecutor = field(init=False)
     task: asyncio.Task[None] | None = None
     refused: dict[tuple[str, str], str] = field(default_factory=dict)  # ModelVersion deletions held, and why
+    feeds: Feeds | None = None
 
     def __post_init__(self) -> None:
         workers = max(1, self.runtime.config.workers)
@@ -67,9 +71,11 @@ class Controller:
         rt = self.runtime
         if kind == "mv":
             obj = self.store.get("mv", namespace, name)
-            if obj is None or obj["metadata"].get("deletionTimestamp"):
+            if obj is None:
                 return None
             try:
+                if obj["metadata"].get("deletionTimestamp"):
+                    return DELETION_RECHECK if self.hold_deletion(obj) else None
                 lifecycle.register(rt.kube, self.store, obj, now=rt.clock())
             except Exception:
                 metrics.RECONCILE_ERRORS.labels("ModelVersion").inc()
@@ -87,6 +93,14 @@ class Controller:
         return resync if delay is None else min(delay, resync)
 
     # what the watches tell us --------------------------------------------------------------------
+    def changes(self, kind: Kind, batch: list[Change]) -> None:
+        """A batch from one informer, on the event loop."""
+        for what, obj in batch:
+            if what == "seen":
+                self.seen(kind, obj)
+            else:
+                self.gone(kind, obj)
+
     def seen(self, kind: Kind, obj: Obj) -> None:
         """An object as listed or watched (not deleted): store it and wake what depends on it."""
         put = self.store.put(kind, obj)
@@ -101,8 +115,7 @@ class Controller:
             before = observe.version_info(put.before) if put.before is not None else None
             if put.before is None or before != observe.version_info(obj):
                 self._wake_model(namespace, (obj.get("spec") or {}).get("model"))
-            if not meta.get("deletionTimestamp"):
-                self.scheduler.wake(("mv", namespace, name))
+            self.scheduler.wake(("mv", namespace, name))
         elif kind == "deployment":
             before_track = observe.track(put.before) if put.before is not None else None
             if before_track != observe.track(obj):
@@ -135,6 +148,36 @@ class Controller:
         )
         if owner:
             self.scheduler.wake(("md", namespace, owner))
+
+    def hold_deletion(self, mv: Obj) -> bool:
+        """A ModelVersion being deleted: True while a deployment needs it (said once), else the finalizer
+        goes and the deletion completes."""
+        reason = self.deletion_blocker(mv)
+        if reason is not None:
+            self.deletion_refused(mv, reason)
+            return True
+        self.refused.pop((mv["metadata"]["namespace"], mv["metadata"]["name"]), None)
+        lifecycle.release(self.runtime.kube, self.store, mv)
+        return False
+
+    def deletion_blocker(self, body: Obj) -> str | None:
+        """Why this ModelVersion may not be deleted now, or None (the decision: `guard.deletion_blocker`)."""
+        meta, spec = body["metadata"], body.get("spec") or {}
+        namespace, version, model = meta["namespace"], spec.get("version"), spec.get("model")
+        views = [
+            guard.DeploymentView(
+                name=md["metadata"]["name"],
+                spec=ModelDeploymentSpec.model_validate(md["spec"]),
+                status=ModelDeploymentStatus.model_validate(md.get("status") or {}),
+            )
+            for md in self.store.of_model("md", namespace, str(model))
+        ]
+        return guard.deletion_blocker(
+            name=meta["name"],
+            version=str(version),
+            deployments=views,
+            versions=observe.versions(self.store.model_versions(namespace, str(model))),
+        )
 
     def deletion_refused(self, mv: Obj, reason: str) -> None:
         """Say why a ModelVersion's deletion waits: one Warning Event and the condition `DeletionBlocked`
@@ -174,21 +217,16 @@ class Controller:
 
 
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
-    """Settings, the store, the scheduler and its workers (started on the running loop)."""
-    settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="rewind.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="rewind.dev")
+    """The store, the scheduler and its workers, and the watches (started on the running loop)."""
     settings.posting.level = logging.WARNING
-    settings.watching.server_timeout = 300
-    # Only our own Deployments and Services are sent to us: filtered by the API server, not here.
-    settings.watching.label_selectors["apps", "deployments"] = names.DEPLOYMENT_LABEL
-    settings.watching.label_selectors["", "services"] = names.DEPLOYMENT_LABEL
-    settings.watching.label_selectors["", "pods"] = names.DEPLOYMENT_LABEL
     config = Config.from_env()
-    store = Store(clock=asyncio.get_running_loop().time)
-    runtime = reconcile.Runtime.build(Kube.connect(timeout=config.request_timeout), config, store)
-    controller = Controller(runtime=runtime)
+    loop = asyncio.get_running_loop()
+    store = Store(clock=loop.time)
+    kube = Kube.connect(timeout=config.request_timeout)
+    controller = Controller(runtime=reconcile.Runtime.build(kube, config, store))
     controller.task = asyncio.ensure_future(controller.scheduler.run())
+    controller.feeds = Feeds(sources(kube, config.namespaces), controller.changes, controller.scheduler.open)
+    controller.feeds.start(loop)
     memo.controller = controller
     metrics.serve(config.metrics_port)
 
@@ -197,49 +235,24 @@ async def stop(memo: kopf.Memo) -> None:
     controller: Controller | None = getattr(memo, "controller", None)
     if controller is None or controller.task is None:
         return
+    if controller.feeds is not None:
+        controller.feeds.close()
     controller.task.cancel()
     await asyncio.gather(controller.task, return_exceptions=True)
     controller.executor.shutdown(wait=False, cancel_futures=True)
-
-
-def seen(memo: kopf.Memo, kind: Kind, body: Mapping[str, Any]) -> None:
-    memo.controller.seen(kind, dict(body))
-
-
-def event(memo: kopf.Memo, kind: Kind, type: str | None, body: Mapping[str, Any]) -> None:
-    """kopf runs event handlers only once every indexer has seen the initial listing: open the gate."""
-    controller: Controller = memo.controller
-    controller.scheduler.open()
-    if type == "DELETED":
-        controller.gone(kind, dict(body))
 
 
 def keys(memo: kopf.Memo) -> int:
     return len(memo.controller.store.names("md"))
 
 
-def deletion_blocker(memo: kopf.Memo, body: dict[str, Any]) -> str | None:
-    """Why this ModelVersion may not be deleted now, or None (the decision: `guard.deletion_blocker`).
-
-    Deletion then waits (the object stays, Terminating) until that is no longer so.
-    """
-    store: Store = memo.controller.store
-    meta, spec = body["metadata"], body.get("spec") or {}
-    namespace, version, model = meta["namespace"], spec.get("version"), spec.get("model")
-    views = [
-        guard.DeploymentView(
-            name=md["metadata"]["name"],
-            spec=ModelDeploymentSpec.model_validate(md["spec"]),
-            status=ModelDeploymentStatus.model_validate(md.get("status") or {}),
-        )
-        for md in store.of_model("md", namespace, str(model))
-    ]
-    reason = guard.deletion_blocker(
-        name=meta["name"],
-        version=str(version),
-        deployments=views,
-        versions=observe.versions(store.model_versions(namespace, str(model))),
-    )
-    if reason is not None:
-        memo.controller.deletion_refused(body, reason)
-    return reason
+def namespaces_of(argv: list[str]) -> list[str]:
+    """The namespaces named by `--namespace=NS`, `--namespace NS` or `-n NS` on a command line (the
+    flags of both `kopf run` and `rewind.leader`); none: every namespace."""
+    found: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg.startswith("--namespace="):
+            found.append(arg.split("=", 1)[1])
+        elif arg in ("--namespace", "-n") and i + 1 < len(argv):
+            found.append(argv[i + 1])
+    return found

@@ -268,5 +268,5 @@ class Harness:
     def tick(self, name: str, namespace: str = "ns") -> float | None:
         return self.controller.tick(("md", namespace, name))
 
-    def register(self, name: str, namespace: str = "ns") -> None:
-        self.controller.tick(("mv", namespace, name))
+    def register(self, name: str, namespace: str = "ns") -> float | None:
+        return self.controller.tick(("mv", namespace, name))

@@ -1,12 +1,12 @@
-"""A refused ModelVersion deletion says why: one Warning Event and a condition, not only a log line."""
+"""A refused ModelVersion deletion says why: one Warning Event and a condition, not only a log line; an
+allowed one completes (our finalizer goes), and every ModelVersion gets the finalizer when registered."""
 
 from __future__ import annotations
 
 import copy
-from types import SimpleNamespace
 
 from rewind.cli import render, views
-from rewind.controller import wiring
+from rewind.controller import lifecycle, wiring
 from tests.unit.controller.fake import Harness
 from tests.unit.controller.objects import NS, mv, settle, world
 
@@ -22,24 +22,42 @@ def test_the_reason_a_deletion_waits_is_posted_once_and_shown_by_the_cli() -> No
     h = Harness()
     world(h)
     settle(h, "fraud")
-    memo = SimpleNamespace(controller=h.controller)
-    body = deleting(h, "1.0.0")
+    name = mv("1.0.0")["metadata"]["name"]
+    assert lifecycle.FINALIZER in h.cluster.get("modelversions", NS, name)["metadata"]["finalizers"]
+    deleting(h, "1.0.0")
+    h.cluster.take()
 
-    reason = wiring.deletion_blocker(memo, body)  # type: ignore[arg-type]
-    assert reason is not None and "fraud" in reason
+    assert h.register(name) == wiring.DELETION_RECHECK
+    reason = h.controller.refused[(NS, name)]
+    assert "fraud" in reason
     calls = h.cluster.take()
-    assert calls == [("create", "events", ""), ("patch", "modelversions/status", mv("1.0.0")["metadata"]["name"])]
+    assert calls == [("create", "events", ""), ("patch", "modelversions/status", name)]
     events = [e for e in h.cluster.events if e["reason"] == "DeletionBlocked"]
     assert [e["type"] for e in events] == ["Warning"]
     assert events[0]["message"] == reason
 
     h.sync()
-    again = h.cluster.get("modelversions", NS, mv("1.0.0")["metadata"]["name"])
-    assert wiring.deletion_blocker(memo, again) == reason  # type: ignore[arg-type]
-    assert h.cluster.take() == [], "kopf retries every 15 s: the same reason is not posted again"
+    again = h.cluster.get("modelversions", NS, name)
+    assert h.register(name) == wiring.DELETION_RECHECK
+    assert h.cluster.take() == [], "looked at again every 15 s: the same reason is not posted again"
 
     rows = views.versions_view([again])
     assert rows[0]["phase"] == "Terminating"
     assert rows[0]["deletionBlocked"] == reason
     rendered = render.versions(rows)
     assert any(reason in str(getattr(r, "plain", "")) for r in getattr(rendered, "renderables", []))
+
+
+def test_a_deletion_nothing_needs_completes_by_removing_our_finalizer_only() -> None:
+    h = Harness()
+    world(h, versions=("1.0.0", "2.0.0"))
+    settle(h, "fraud")
+    name = mv("2.0.0")["metadata"]["name"]
+    finalizers = ["someone.else/keep", lifecycle.FINALIZER]
+    h.cluster.update("modelversions", NS, name, {"metadata": {"finalizers": finalizers}})
+    deleting(h, "2.0.0")
+    h.cluster.take()
+
+    assert h.register(name) is None
+    assert h.cluster.take() == [("patch", "modelversions", name)]
+    assert h.cluster.get("modelversions", NS, name)["metadata"]["finalizers"] == ["someone.else/keep"]
