@@ -202,6 +202,13 @@ def deployment(
     }
 
 
+def service_tracks(traffic: str) -> tuple[str | None, ...]:
+    """The Services a ModelDeployment needs: the client Service (None) always; the track Services only
+    when an HTTPRoute weighs them (GatewayAPI). In Replicas mode traffic splits by pod count through the
+    client Service alone, so two more Services (and their ClusterIPs) would serve nobody."""
+    return (None, *names.TRACKS) if traffic == "GatewayAPI" else (None,)
+
+
 def service(
     *, md_name: str, namespace: str, owner: dict[str, Any], port: int, track: str | None = None
 ) -> dict[str, Any]:

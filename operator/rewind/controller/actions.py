@@ -117,7 +117,7 @@ def carry_out(ctx: Applying, actions: Sequence[Action], *, serial: int | None = 
 
 
 def _services(ctx: Applying) -> None:
-    for track in (None, "stable", "canary"):
+    for track in serving.service_tracks(ctx.spec.strategy.canary.traffic.type):
         applier.apply(
             ctx.kube,
             ctx.store,

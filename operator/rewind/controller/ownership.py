@@ -11,7 +11,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from rewind.builders import names
+from rewind.builders import names, serving
 from rewind.controller import applier
 from rewind.controller.actions import Applying
 from rewind.controller.kube import Kube, plain
@@ -37,7 +37,10 @@ def preflight(ctx: Applying, decision: Decision) -> Blocked | None:
     scaled = {a.track for a in decision.actions if isinstance(a, ScaleTrack)}
     targets: list[tuple[Kind, str, bool]] = []  # kind, name, whether a write would create it
     if ensured:
-        services = [names.service_name(ctx.name), *(names.track_service_name(ctx.name, t) for t in names.TRACKS)]
+        tracks = serving.service_tracks(ctx.spec.strategy.canary.traffic.type)
+        services = [
+            names.service_name(ctx.name) if t is None else names.track_service_name(ctx.name, t) for t in tracks
+        ]
         targets += [("service", name, True) for name in services]
     targets += [("deployment", names.deployment_name(ctx.name, t), t in ensured) for t in sorted(ensured | scaled)]
     uid = str(ctx.md["metadata"].get("uid") or "")

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from tests.unit.controller.fake import Harness
-from tests.unit.controller.objects import NS, md, mv, settle
+from tests.unit.controller.objects import NS, md, mv, settle, world
 
 THEIRS = {
     "apiVersion": "v1",
@@ -110,12 +110,12 @@ def test_the_younger_of_two_colliding_deployments_is_refused_and_they_never_figh
     younger = md("fraud-stable", "1.0.0")
     younger["metadata"]["creationTimestamp"] = "2025-03-01T11:30:00Z"
     h.cluster.add("modeldeployments", younger)
-    before = copy.deepcopy(h.cluster.get("services", NS, "fraud-stable"))
+    before = copy.deepcopy(h.cluster.get("deployments", NS, "fraud-stable"))
     h.cluster.take()
     _tick_a_while(h, "fraud", "fraud-stable")
 
     assert _serving_writes(h) == [], "the two deployments rewrote each other's objects"
-    assert h.cluster.get("services", NS, "fraud-stable") == before
+    assert h.cluster.get("deployments", NS, "fraud-stable") == before
     assert _status(h, "fraud")["phase"] == "Healthy"
     blocked = _blocked(h, "fraud-stable")
     assert (blocked["status"], blocked["reason"]) == ("True", "NameCollision")
@@ -164,3 +164,13 @@ def test_an_httproute_that_opted_in_carries_the_canary() -> None:
     _gateway(h, {"annotations": {"rewind.dev/deployment": "checkout,fraud"}})
     assert [c for c in h.cluster.calls if c[0] == "patch" and c[1] == "httproutes"]
     assert _status(h, "fraud")["phase"] != "Blocked"
+
+
+def test_track_services_exist_for_the_httproute_to_weigh_and_only_then() -> None:
+    h = Harness()
+    _gateway(h, {"annotations": {"rewind.dev/deployment": "fraud"}})
+    assert {"fraud", "fraud-stable", "fraud-canary"} <= {n for (r, _, n) in h.cluster.objects if r == "services"}
+    plain = Harness()
+    world(plain)
+    settle(plain, "fraud")
+    assert {n for (r, _, n) in plain.cluster.objects if r == "services"} == {"fraud"}

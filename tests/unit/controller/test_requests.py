@@ -18,14 +18,10 @@ def test_the_first_tick_writes_its_intent_then_creates_the_services_and_stable_t
     h.tick("fraud")
     assert h.cluster.take() == [
         # Not in the store (whose watches see only our label): one read each says nobody else's is there.
-        ("get", "services", "fraud"),
-        ("get", "services", "fraud-stable"),
-        ("get", "services", "fraud-canary"),
+        ("get", "services", "fraud"),  # the client Service only: no track Services without GatewayAPI
         ("get", "deployments", "fraud-stable"),
         ("patch", "modeldeployments/status", "fraud"),  # the decision and its actions, before any of them
         ("patch", "services", "fraud"),
-        ("patch", "services", "fraud-stable"),
-        ("patch", "services", "fraud-canary"),
         ("create", "events", ""),
         ("patch", "deployments", "fraud-stable"),
         ("patch", "modeldeployments/status", "fraud"),  # done: the intent is cleared
