@@ -59,7 +59,9 @@ def apply(kube: Kube, store: Store, obj: dict[str, Any]) -> str:
     existing = store.get(cached, namespace, name)
     if existing is not None and contains(existing, obj):
         return "unchanged"
-    written = patch(name, namespace, obj, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+    written = patch(
+        name, namespace, obj, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY, _preload_content=False
+    )
     store.put(cached, plain(kube, written))
     log.info("%s %s/%s %s", "created" if existing is None else "updated", namespace, kind, name)
     return "created" if existing is None else "updated"
@@ -76,7 +78,7 @@ def scale(kube: Kube, store: Store, *, namespace: str, name: str, replicas: int)
     # field our apply-manager owns but the partial object leaves out, the pod template included.
     try:
         written = kube.apps.patch_namespaced_deployment(
-            name, namespace, {"spec": {"replicas": replicas}}, _content_type=MERGE
+            name, namespace, {"spec": {"replicas": replicas}}, _content_type=MERGE, _preload_content=False
         )
     except ApiException as exc:
         if _missing(exc):  # deleted under us; the watch will tell the store

@@ -12,7 +12,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from rewind.controller import metrics
-from rewind.controller.kube import Kube
+from rewind.controller.kube import Kube, plain
 
 log = logging.getLogger(__name__)
 COMPONENT = "rewind"
@@ -62,7 +62,7 @@ def emit(
         message,
     )
     try:
-        kube.core.create_namespaced_event(meta["namespace"], event)
+        plain(kube, kube.core.create_namespaced_event(meta["namespace"], event, _preload_content=False))
     except ApiException as exc:
         if exc.status == 409 and key is not None:
             log.info("%s/%s %s: posted before (%s)", meta["namespace"], meta["name"], reason, key)

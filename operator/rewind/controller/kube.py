@@ -6,6 +6,7 @@ Every request carries a timeout (`REQUEST_TIMEOUT` unless the caller gives one) 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -85,5 +86,11 @@ def list_objects(kube: Kube, *, namespace: str, plural: str) -> list[dict[str, A
 
 
 def plain(kube: Kube, obj: object) -> dict[str, Any]:
-    """A typed client object as the API's JSON (camelCase dict)."""
+    """The API's answer as JSON (a camelCase dict): from a raw response (`_preload_content=False`,
+    which skips the client's typed models, most of the cost of a request), or from a typed object."""
+    if isinstance(obj, dict):
+        return obj
+    data = getattr(obj, "data", None)
+    if isinstance(data, bytes):
+        return cast(dict[str, Any], json.loads(data))
     return cast(dict[str, Any], kube.api.sanitize_for_serialization(obj))  # type: ignore[no-untyped-call]

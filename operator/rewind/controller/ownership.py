@@ -77,7 +77,7 @@ def _route(ctx: Applying, decision: Decision) -> Blocked | None:
 def _read(kube: Kube, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
     read = kube.apps.read_namespaced_deployment if kind == "deployment" else kube.core.read_namespaced_service
     try:
-        return plain(kube, read(name, namespace))
+        return plain(kube, read(name, namespace, _preload_content=False))
     except ApiException as exc:
         if exc.status == 404:
             return None
