@@ -18,7 +18,8 @@ NODES="${REWIND_CLUSTER_NODES:-3}"
 SERVICE_CIDR="${REWIND_SERVICE_CIDR:-10.96.0.0/16}"
 # The controller manager and the scheduler run once each, without leader election: under load (a
 # benchmark's cold start, a busy CI machine) a lease renewal that times out would make them exit for good,
-# and nothing restarts them (Deployments then stop getting ReplicaSets).
+# and nothing restarts them (Deployments then stop getting ReplicaSets). Their client rate limits are
+# raised from 20/s so that thousands of Deployments (make bench-scale) roll out at the API server's pace.
 BIN="$(hack/testenv.sh --print)"
 export PATH="$BIN:$PATH"
 # kwokctl fetches any binary it is not given; give it every one so that it never downloads.
@@ -62,7 +63,11 @@ EOF
         --extra-args "kube-apiserver=kubelet-client-certificate=$HOME/.kwok/clusters/$NAME/pki/admin.crt" \
         --extra-args "kube-apiserver=kubelet-client-key=$HOME/.kwok/clusters/$NAME/pki/admin.key" \
         --extra-args "kube-controller-manager=leader-elect=false" \
+        --extra-args "kube-controller-manager=kube-api-qps=200" \
+        --extra-args "kube-controller-manager=kube-api-burst=400" \
         --extra-args "kube-scheduler=leader-elect=false" \
+        --extra-args "kube-scheduler=kube-api-qps=200" \
+        --extra-args "kube-scheduler=kube-api-burst=400" \
         --kubeconfig "$KUBECONFIG_FILE" --wait 120s >&2
       kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
     fi
