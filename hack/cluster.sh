@@ -46,6 +46,16 @@ componentsPatches:
     extraArgs:
       - {key: manage-all-nodes, value: "false", override: true}
       - {key: manage-nodes-with-annotation-selector, value: kwok.x-k8s.io/node=fake}
+  - name: kube-controller-manager
+    extraArgs:
+      - {key: leader-elect, value: "false"}
+      - {key: kube-api-qps, value: "200"}
+      - {key: kube-api-burst, value: "400"}
+  - name: kube-scheduler
+    extraArgs:
+      - {key: leader-elect, value: "false"}
+      - {key: kube-api-qps, value: "200"}
+      - {key: kube-api-burst, value: "400"}
 EOF
     if exists; then
       kwokctl start cluster --name "$NAME" >&2 || true
@@ -62,12 +72,6 @@ EOF
         --extra-args "kube-apiserver=kubelet-preferred-address-types=InternalIP,Hostname" \
         --extra-args "kube-apiserver=kubelet-client-certificate=$HOME/.kwok/clusters/$NAME/pki/admin.crt" \
         --extra-args "kube-apiserver=kubelet-client-key=$HOME/.kwok/clusters/$NAME/pki/admin.key" \
-        --extra-args "kube-controller-manager=leader-elect=false" \
-        --extra-args "kube-controller-manager=kube-api-qps=200" \
-        --extra-args "kube-controller-manager=kube-api-burst=400" \
-        --extra-args "kube-scheduler=leader-elect=false" \
-        --extra-args "kube-scheduler=kube-api-qps=200" \
-        --extra-args "kube-scheduler=kube-api-burst=400" \
         --kubeconfig "$KUBECONFIG_FILE" --wait 120s >&2
       kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
     fi
