@@ -8,7 +8,8 @@
 - Every change reaches the event loop in batches (`deliver(kind, batch)`, from the loop's thread): the
   store and the scheduler are touched only there. `synced(kind)` follows the first complete list.
 - Errors (a refused connection, a timeout) are retried with capped exponential back-off and jitter;
-  every request has a timeout (the watch's is the server's timeout plus a margin).
+  every request has a timeout (a watch's: `SILENCE` without a byte, bookmarks included). A watch lasts
+  `WATCH_SECONDS`: five kinds cost one request per kind every 15 minutes when nothing changes.
 
 Why not kopf's watching: kopf runs a worker, a queue and a handler chain per object, and its index
 readiness toggles wake every waiter per new object; at thousands of objects that cost more CPU and
@@ -33,7 +34,10 @@ from rewind.controller.store import Kind, Obj
 
 log = logging.getLogger(__name__)
 PAGE = 500
-WATCH_SECONDS = 300  # the server ends a watch after this long; it is re-opened at once
+WATCH_SECONDS = 900  # the server ends a watch after this long; it is re-opened at once
+# The API server sends a bookmark about every minute on a quiet watch: a connection silent for this long
+# is dead (an API server gone without closing it), and is re-opened.
+SILENCE = 180.0
 CONNECT_TIMEOUT = 10.0
 Change = tuple[Literal["seen", "gone"], Obj]
 Lister = Callable[..., Any]  # a client list method, called with `_preload_content=False`
@@ -132,7 +136,7 @@ class Informer:
             resource_version=self.resource_version,
             allow_watch_bookmarks=True,
             timeout_seconds=WATCH_SECONDS,
-            _request_timeout=(CONNECT_TIMEOUT, WATCH_SECONDS + 30.0),
+            _request_timeout=(CONNECT_TIMEOUT, SILENCE),
         )
         try:
             for change in self._changes(resp):
