@@ -28,7 +28,6 @@ from typing import Any, Literal
 
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
-from urllib3.exceptions import HTTPError
 
 from rewind.controller.store import Kind, Obj
 
@@ -85,7 +84,7 @@ class Informer:
             except ExpiredError:
                 log.info("%s: the watch expired, listing again", self._what())
                 self.resource_version = None
-            except (ApiException, HTTPError, OSError, ValueError) as exc:
+            except Exception as exc:  # whatever it was, the watch must go on: a dead thread would starve the store
                 self.failures += 1
                 delay = min(30.0, 0.5 * 2 ** min(self.failures, 6)) * (0.5 + 0.5 * self.rand())
                 log.warning("%s: %s; again in %.1fs", self._what(), _brief(exc), delay)
