@@ -6,12 +6,15 @@ tick reads only from here, so a tick costs no API reads. Our own writes go throu
 the API's response is put here at once), so the next tick never sees the state from before our write,
 and the watch event of that write is recognised as an echo (same resourceVersion) and wakes nobody.
 
-Objects are plain JSON dicts, treated as immutable: they are replaced, never edited in place.
-`metadata.managedFields` is dropped on the way in (the largest part of most objects, never read).
+Objects are kept packed, as compact JSON bytes (a parsed object takes five to six times the memory of its
+JSON, and at 10,000 deployments that is the difference between 150 MiB and a gigabyte); every read
+unpacks a fresh dict, so callers may do with it what they like. `metadata.managedFields` is dropped on
+the way in (the largest part of most objects, never read).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -43,6 +46,24 @@ def _slim(obj: Obj, kind: Kind) -> Obj:
     return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
+def _pack(obj: Obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _unpack(packed: bytes) -> Obj:
+    return json.loads(packed)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One stored object: packed, with what the indexes need kept beside it."""
+
+    packed: bytes
+    rv: int | None
+    model: str | None = None
+    owner: tuple[str, str] | None = None  # pods: (ModelDeployment, track)
+
+
 def _owner(obj: Obj) -> tuple[str, str] | None:
     """A pod's ModelDeployment and track, from its labels."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
@@ -67,12 +88,12 @@ class Put:
 class Store:
     """Objects by kind and (namespace, name); ModelDeployments and ModelVersions also by (namespace, model).
 
-    Safe to use from the event loop and from worker threads: every access holds one lock, and readers
-    get the stored dicts themselves (immutable by convention) or fresh lists.
+    Safe to use from the event loop and from worker threads: every access holds one lock, and every read
+    returns freshly unpacked objects (and fresh lists).
     """
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
-        self._objects: dict[Kind, dict[tuple[str, str], Obj]] = {k: {} for k in KINDS}
+        self._objects: dict[Kind, dict[tuple[str, str], _Entry]] = {k: {} for k in KINDS}
         self._by_model: dict[Kind, defaultdict[tuple[str, str], set[str]]] = {
             "md": defaultdict(set),
             "mv": defaultdict(set),
@@ -96,27 +117,30 @@ class Store:
         """Store `obj`, unless what is stored is newer (a higher resourceVersion)."""
         obj = _slim(obj, kind)
         key = self._key(obj)
+        entry = _Entry(
+            _pack(obj),
+            _rv(obj),
+            model=self._model(obj) if kind in self._by_model else None,
+            owner=_owner(obj) if kind == "pod" else None,
+        )
         with self._lock:
-            before = self._objects[kind].get(key)
-            new_rv, old_rv = _rv(obj), _rv(before) if before is not None else None
-            if new_rv is not None and old_rv is not None and new_rv < old_rv:
-                return Put(before=before, stale=True)
-            self._objects[kind][key] = obj
+            old = self._objects[kind].get(key)
+            if entry.rv is not None and old is not None and old.rv is not None and entry.rv < old.rv:
+                return Put(before=_unpack(old.packed), stale=True)
+            self._objects[kind][key] = entry
             if kind in self._by_model:
-                old_model = self._model(before) if before is not None else None
-                if old_model is not None and old_model != self._model(obj):
-                    self._by_model[kind][(key[0], old_model)].discard(key[1])
-                model = self._model(obj)
-                if model is not None:
-                    self._by_model[kind][(key[0], model)].add(key[1])
+                if old is not None and old.model is not None and old.model != entry.model:
+                    self._by_model[kind][(key[0], old.model)].discard(key[1])
+                if entry.model is not None:
+                    self._by_model[kind][(key[0], entry.model)].add(key[1])
             if kind == "route" and self._clock is not None:
                 self._fetched[key] = self._clock()
             if kind == "pod":
-                self._index_pod(key, before, obj)
-        return Put(before=before)
+                self._index_pod(key, old, entry)
+        return Put(before=_unpack(old.packed) if old is not None else None)
 
-    def _index_pod(self, key: tuple[str, str], before: Obj | None, after: Obj | None) -> None:
-        old, new = (_owner(o) if o is not None else None for o in (before, after))
+    def _index_pod(self, key: tuple[str, str], before: _Entry | None, after: _Entry | None) -> None:
+        old, new = (e.owner if e is not None else None for e in (before, after))
         if old is not None and old != new:
             self._pods[(key[0], *old)].discard(key[1])
             if not self._pods[(key[0], *old)]:
@@ -127,21 +151,20 @@ class Store:
     def remove(self, kind: Kind, namespace: str, name: str) -> Obj | None:
         with self._lock:
             before = self._objects[kind].pop((namespace, name), None)
-            if before is not None and kind in self._by_model:
-                model = self._model(before)
-                if model is not None:
-                    names = self._by_model[kind][(namespace, model)]
-                    names.discard(name)
-                    if not names:
-                        del self._by_model[kind][(namespace, model)]
+            if before is not None and before.model is not None and kind in self._by_model:
+                names = self._by_model[kind][(namespace, before.model)]
+                names.discard(name)
+                if not names:
+                    del self._by_model[kind][(namespace, before.model)]
             self._fetched.pop((namespace, name), None)
             if kind == "pod" and before is not None:
                 self._index_pod((namespace, name), before, None)
-        return before
+        return _unpack(before.packed) if before is not None else None
 
     def get(self, kind: Kind, namespace: str, name: str) -> Obj | None:
         with self._lock:
-            return self._objects[kind].get((namespace, name))
+            entry = self._objects[kind].get((namespace, name))
+        return _unpack(entry.packed) if entry is not None else None
 
     def fresh_route(self, namespace: str, name: str, *, max_age: float) -> Obj | None:
         """An HTTPRoute read or written less than `max_age` seconds ago (routes are users' objects, not
@@ -150,13 +173,15 @@ class Store:
             fetched = self._fetched.get((namespace, name))
             if fetched is None or self._clock is None or self._clock() - fetched > max_age:
                 return None
-            return self._objects["route"].get((namespace, name))
+            entry = self._objects["route"].get((namespace, name))
+        return _unpack(entry.packed) if entry is not None else None
 
     def pods(self, namespace: str, md: str, track: str) -> list[Obj]:
         """The pods of one track of a ModelDeployment (by their labels), oldest name first."""
         key = (namespace, names.label_value(md), names.label_value(track))
         with self._lock:
-            return [self._objects["pod"][(namespace, n)] for n in sorted(self._pods.get(key, ()))]
+            packed = [self._objects["pod"][(namespace, n)].packed for n in sorted(self._pods.get(key, ()))]
+        return [_unpack(p) for p in packed]
 
     def names(self, kind: Kind) -> list[tuple[str, str]]:
         with self._lock:
@@ -170,7 +195,8 @@ class Store:
         """The ModelDeployments (or ModelVersions) of `model` in `namespace`."""
         with self._lock:
             names = sorted(self._by_model[kind].get((namespace, model), ()))
-            return [self._objects[kind][(namespace, n)] for n in names]
+            packed = [self._objects[kind][(namespace, n)].packed for n in names]
+        return [_unpack(p) for p in packed]
 
     def model_versions(self, namespace: str, model: str) -> dict[str, Obj]:
         """Every ModelVersion of `model` in the namespace, by semantic version (the older twin wins)."""
