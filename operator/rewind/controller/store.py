@@ -73,16 +73,22 @@ def _owner(obj: Obj) -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class Put:
-    """What `Store.put` did: the object before (None: new), and whether the put was an older copy."""
+    """What `Store.put` did: what was there before (None: new), and whether the put was an older copy.
 
-    before: Obj | None
+    `before` is unpacked only when asked for: telling an echo costs no unpacking."""
+
+    entry: _Entry | None
     stale: bool = False
+
+    @property
+    def before(self) -> Obj | None:
+        return _unpack(self.entry.packed) if self.entry is not None else None
 
     def echo(self, obj: Obj) -> bool:
         """The object is exactly what we already had (our own write coming back through the watch)."""
         if self.stale:
             return True
-        return self.before is not None and _rv(self.before) is not None and _rv(self.before) == _rv(obj)
+        return self.entry is not None and self.entry.rv is not None and self.entry.rv == _rv(obj)
 
 
 class Store:
@@ -126,7 +132,7 @@ class Store:
         with self._lock:
             old = self._objects[kind].get(key)
             if entry.rv is not None and old is not None and old.rv is not None and entry.rv < old.rv:
-                return Put(before=_unpack(old.packed), stale=True)
+                return Put(old, stale=True)
             self._objects[kind][key] = entry
             if kind in self._by_model:
                 if old is not None and old.model is not None and old.model != entry.model:
@@ -137,7 +143,7 @@ class Store:
                 self._fetched[key] = self._clock()
             if kind == "pod":
                 self._index_pod(key, old, entry)
-        return Put(before=_unpack(old.packed) if old is not None else None)
+        return Put(old)
 
     def _index_pod(self, key: tuple[str, str], before: _Entry | None, after: _Entry | None) -> None:
         old, new = (e.owner if e is not None else None for e in (before, after))

@@ -112,12 +112,14 @@ class Controller:
         if kind == "md":
             self.scheduler.wake(("md", namespace, name))
         elif kind == "mv":
-            before = observe.version_info(put.before) if put.before is not None else None
-            if put.before is None or before != observe.version_info(obj):
+            old = put.before
+            before = observe.version_info(old) if old is not None else None
+            if old is None or before != observe.version_info(obj):
                 self._wake_model(namespace, (obj.get("spec") or {}).get("model"))
             self.scheduler.wake(("mv", namespace, name))
         elif kind == "deployment":
-            before_track = observe.track(put.before) if put.before is not None else None
+            old = put.before
+            before_track = observe.track(old) if old is not None else None
             if before_track != observe.track(obj):
                 self._wake_owner(namespace, obj)
 
