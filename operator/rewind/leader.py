@@ -220,9 +220,9 @@ def _lease_namespace(given: str | None) -> str:
 async def _operate(args: argparse.Namespace, *, liveness: str | None = None) -> None:
     importlib.import_module("rewind.main")  # registers the handlers with kopf's default registry
     settings = kopf.OperatorSettings()
-    # Namespaced, the listed namespaces are taken as they are: listing and watching Namespaces and CRDs
-    # would need cluster-scoped permissions, which a namespaced install deliberately does not have.
-    settings.scanning.disabled = not args.all_namespaces
+    # kopf watches nothing itself (the controller's informers do), so it never lists Namespaces or CRDs:
+    # a namespaced install has no cluster-scoped permission at all.
+    settings.scanning.disabled = True
     await kopf.operator(
         clusterwide=args.all_namespaces,
         namespaces=args.namespace or (),

@@ -221,6 +221,7 @@ class Controller:
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     """The store, the scheduler and its workers, and the watches (started on the running loop)."""
     settings.posting.level = logging.WARNING
+    settings.scanning.disabled = True  # kopf watches no resource: it need not discover CRDs or namespaces
     config = Config.from_env()
     loop = asyncio.get_running_loop()
     store = Store(clock=loop.time)
