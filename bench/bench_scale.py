@@ -6,8 +6,8 @@ Run with `make bench-scale` (needs `make testenv`). Sizes from `--sizes` or REWI
 1. N ModelDeployments (1 replica, one canary metric: `vector(0)`, so every check passes), each with
    its own model of 3 ModelVersions, 100 per namespace, created while the operator is stopped.
 2. Cold start: the operator starts; time until every deployment is Healthy, the operator's CPU seconds
-   and RSS, and the API requests its client sent (total and writes; kopf's watches are not counted by
-   the operator, so the API server's own request counter is shown beside it).
+   and RSS, and the API requests its client sent (total and writes, its lists and watches included;
+   the API server's own request counter is shown beside it in the idle window).
 3. Idle: a window (`--idle` seconds) with nothing changing: the operator's requests/s, CPU seconds and
    the API server's requests/s (everything: the control plane's own controllers included; the same
    window before the operator ever started is the baseline).
@@ -341,7 +341,7 @@ def main() -> None:
     header = (
         f"# make bench-scale\n\nCommit {commit.strip()}{' (operator/ modified)' if dirty else ''}, {when}, "
         f"{os.cpu_count()} cores, idle window {args.idle:.0f}s, {args.samples} latency samples.\n"
-        "Requests are the operator's client's (rewind_api_requests_total); kopf's watches are not in them.\n\n"
+        "Requests are the operator's client's (rewind_api_requests_total), its lists and watches included.\n\n"
     )
     Path(args.out).write_text(header + text + "\n")
 

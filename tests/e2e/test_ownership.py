@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -50,7 +51,7 @@ def test_two_deployments_whose_names_meet_never_fight(world: World) -> None:
     world.mv("1.0.0")
     world.md("1.0.0")
     world.wait_healthy("1.0.0")
-    before = world.core.read_namespaced_service("fraud-stable", world.namespace)
+    before = world.apps.read_namespaced_deployment("fraud-stable", world.namespace)
 
     younger = dataclasses.replace(world, name="fraud-stable")
     younger.md("1.0.0")
@@ -59,7 +60,10 @@ def test_two_deployments_whose_names_meet_never_fight(world: World) -> None:
     assert blocked["reason"] == "NameCollision"
     assert "ModelDeployment fraud" in blocked["message"]
 
-    after = world.core.read_namespaced_service("fraud-stable", world.namespace)
-    assert after.metadata.resource_version == before.metadata.resource_version, "the Service was rewritten"
+    after = world.apps.read_namespaced_deployment("fraud-stable", world.namespace)
+    assert after.metadata.generation == before.metadata.generation, "the Deployment was rewritten"
+    with pytest.raises(ApiException) as gone:  # the younger one's client Service: refused, never created
+        world.core.read_namespaced_service("fraud-stable", world.namespace)
+    assert gone.value.status == 404
     assert world.status()["phase"] == "Healthy"
     assert _absent(world, "fraud-stable-stable")

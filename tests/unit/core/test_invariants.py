@@ -231,10 +231,12 @@ def apply(world: World, event: tuple[Any, ...]) -> None:
         world.advance(0.01)  # two canaries never start in the same millisecond: runs are told apart by time
         world.set_version(event[1])
     elif kind == "latch":
+        world.advance(0.01)  # as for a version: a user's change takes time, so runs stay told apart
         info = world.versions.get(event[1])
         if info is not None:
             world.versions[event[1]] = replace(info, failed=event[2])
     elif kind == "serve":
+        world.advance(0.01)  # a canary withdrawn by the schema change and started again is a new run
         world.set_spec(features={"version": event[1]})
     elif kind == "lose":
         world.fault = ("lose", 0)
