@@ -69,7 +69,7 @@ def test_chart_crds_are_the_generated_files() -> None:
     shown = {d["metadata"]["name"]: d for d in docs(helm("show", "crds", str(CHART)).stdout)}  # type: ignore[index]
     generated = {d["metadata"]["name"]: d for f in sorted((ROOT / "crds").glob("*.yaml")) for d in docs(f.read_text())}  # type: ignore[index]
     assert shown == generated
-    assert set(shown) == {"modelversions.rewind.dev", "modeldeployments.rewind.dev"}
+    assert set(shown) == {"modelversions.rewind.dev", "modeldeployments.rewind.dev", "servingrecords.rewind.dev"}
 
 
 def test_package_carries_the_crds(tmp_path: Path) -> None:
@@ -92,11 +92,13 @@ def _rules(rendered: str) -> list[tuple[str, str, dict[str, object]]]:
 
 
 @pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
-def test_rbac_never_deletes_and_never_uses_wildcards(values: Path) -> None:
+def test_rbac_deletes_only_expired_serving_records_and_never_uses_wildcards(values: Path) -> None:
     for _, _, rule in _rules(template("-f", str(values))):
         verbs = rule["verbs"]
         assert isinstance(verbs, list)
-        assert "delete" not in verbs and "deletecollection" not in verbs and "*" not in verbs, rule
+        if "delete" in verbs:  # pruning the serving record by retention: the one thing the operator deletes
+            assert rule["resources"] == ["servingrecords"], rule
+        assert "deletecollection" not in verbs and "*" not in verbs, rule
         assert "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule  # type: ignore[operator]
         if "secrets" in rule["resources"]:  # type: ignore[operator]
             assert rule.get("resourceNames") and verbs == ["get"], "Secrets only by name, read only"

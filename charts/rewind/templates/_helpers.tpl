@@ -45,6 +45,10 @@ Services, Events, and optionally HTTPRoutes and named Secrets. No delete anywher
 - apiGroups: [rewind.dev]
   resources: [modeldeployments/status, modelversions/status]
   verbs: [get, patch]
+# The serving record: written (created, patched), never watched; listed and deleted to prune by retention.
+- apiGroups: [rewind.dev]
+  resources: [servingrecords]
+  verbs: [get, list, create, patch, delete]
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch]

@@ -27,6 +27,10 @@ from rewind.api.common import (
 Interval = Annotated[str, duration_field(at_least="1s", at_most="1h"), duration_within(at_least="1s", at_most="1h")]
 Deadline = Annotated[str, duration_field(at_least="1s", at_most="24h"), duration_within(at_least="1s", at_most="24h")]
 Window = Annotated[str, duration_field(at_most="720h"), duration_within(at_most="720h")]
+# How long the serving record keeps a deployment's history (docs/api.md, "The serving record").
+Retention = Annotated[
+    str, duration_field(at_least="1h", at_most="87600h"), duration_within(at_least="1h", at_most="87600h")
+]
 
 # The derived objects are `<name>`, `<name>-stable` and `<name>-canary`: Services (DNS-1035 labels, so
 # a letter first and no dot) and Deployments; 63 - len("-canary") leaves 56 characters for the name.
@@ -276,6 +280,11 @@ class ModelDeploymentSpec(ApiModel):
     revision_history_limit: int = Field(default=10, ge=1, le=100, description="Entries kept in status.history.")
     paused: bool = Field(default=False, description="Hold the rollout where it is.")
     pod_template: PodTemplate | None = None
+    record_retention: Retention | None = Field(
+        default=None,
+        description="How long the serving record (ServingRecord objects) keeps this deployment's serving periods "
+        "after they end (1h to 87600h); the operator's default (90 days unless configured) when absent.",
+    )
 
 
 class MetricResult(ApiModel):
@@ -331,6 +340,32 @@ class BakeStatus(ApiModel):
     analysis: AnalysisMap | None = None
 
 
+class WeightChange(ApiModel):
+    """The canary's traffic weight from `at` on (until the next change, its promotion or its end)."""
+
+    at: ShortString = Field(description="RFC 3339 time the weight was set.")
+    weight: int = Field(ge=0, le=100, description="Percent of traffic sent to the canary.")
+
+
+class Evidence(ApiModel):
+    """One check that decided how a serving period went (a promotion, a rollback, a bake): the last result."""
+
+    metric: ShortString
+    decision: Literal["Promoted", "Healthy", "RolledBack", "Aborted"] = Field(
+        description="What it decided about the period."
+    )
+    verdict: Verdict
+    value: float | None = None
+    stable_value: float | None = None
+    failures: int = 0
+    checked_at: ShortString
+    reason: Annotated[str, Field(max_length=512)] | None = None
+
+
+EVIDENCE_LIMIT = 16
+WEIGHTS_LIMIT = 40
+
+
 class HistoryEntry(ApiModel):
     """One version that served: the forensic record."""
 
@@ -345,6 +380,18 @@ class HistoryEntry(ApiModel):
     )
     healthy_at: ShortString | None = Field(default=None, description="When it passed its bake window.")
     reason: Text | None = None
+    weights: Annotated[list[WeightChange], Field(max_length=WEIGHTS_LIMIT)] | None = Field(
+        default=None, description="Every change of its weight while it served as the canary, oldest first."
+    )
+    evidence: Annotated[list[Evidence], Field(max_length=EVIDENCE_LIMIT)] | None = Field(
+        default=None,
+        description="The checks that decided its promotion, rollback or bake: each metric's last result then.",
+    )
+
+    @property
+    def key(self) -> str:
+        """What names this period in the serving record: when it began and which version it was."""
+        return f"{self.from_}/{self.version}"
 
 
 FAILED_DIGESTS_LIMIT = 50
@@ -359,7 +406,9 @@ class FailedDigest(ApiModel):
     reason: Text | None = None
 
 
-ActionKind = Literal["EnsureTrack", "ScaleTrack", "SetTraffic", "RewriteVersion", "MarkVersion", "Emit", "ClearRequest"]
+ActionKind = Literal[
+    "EnsureTrack", "ScaleTrack", "SetTraffic", "RewriteVersion", "MarkVersion", "Emit", "ClearRequest", "RecordServing"
+]
 
 
 class IntentAction(ApiModel):
@@ -377,6 +426,7 @@ class IntentAction(ApiModel):
     reason: Text | None = None
     message: Text | None = None
     annotation: ShortString | None = None
+    entry: HistoryEntry | None = Field(default=None, description="RecordServing: the serving period as recorded.")
 
 
 class Intent(ApiModel):
