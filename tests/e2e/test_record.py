@@ -1,0 +1,106 @@
+"""The durable serving record on a real API server: it outlives status.history and the ModelDeployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from rewind.controller.kube import GROUP, VERSION
+from tests.e2e.support import wait_for
+from tests.e2e.test_cli import Rewind, ok, rewind  # noqa: F401 (the fixture)
+from tests.e2e.world import World
+
+FAST = {
+    "revisionHistoryLimit": 2,
+    "strategy": {"canary": {"steps": [{"weight": 25, "pause": "1s"}]}},
+    "analysis": {"bake": "1s", "failureLimit": 1},
+}
+
+
+def records(world: World) -> list[dict[str, Any]]:
+    listed = world.custom.list_namespaced_custom_object(
+        GROUP, VERSION, world.namespace, "servingrecords", label_selector=f"rewind.dev/deployment={world.name}"
+    )
+    return list(listed["items"])
+
+
+def test_at_and_reproduce_answer_after_five_rollouts_and_the_deployment_deleted(world: World, rewind: Rewind) -> None:  # noqa: F811
+    for v in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"):
+        world.mv(v)
+    world.md("1.0.0", **FAST)
+    world.wait_healthy("1.0.0")
+
+    # Rollout 1: 1.1.0 as a canary at 25% next to 1.0.0; the moment it started is the one asked about later.
+    world.set_version("1.1.0")
+    canary = world.wait_status("1.1.0 canary", lambda s: (s.get("canary") or {}).get("version") == "1.1.0")["canary"]
+    moment = canary["startedAt"]
+    world.wait_healthy("1.1.0")
+    world.set_version("1.2.0")  # rollout 2
+    world.wait_healthy("1.2.0")
+    world.error_rate("canary", 0.5)
+    world.set_version("1.3.0")  # rollout 3: rolled back
+    world.wait_status("1.3.0 rolled back", lambda s: s.get("phase") == "RolledBack" and not s.get("canary"))
+    world.error_rate("canary", 0.0)
+    world.set_version("1.4.0")  # rollout 4
+    world.wait_healthy("1.4.0")
+    world.set_version("1.5.0")  # rollout 5
+    status = world.wait_healthy("1.5.0")
+    assert len(status["history"]) == 2, "status.history forgot the first rollouts"
+    served = {v: world.version_obj(v) for v in ("1.0.0", "1.1.0")}
+
+    periods = [e for o in records(world) for e in o["spec"]["entries"].values()]
+    assert [e["version"] for e in sorted(periods, key=lambda e: e["from"])] == [
+        "1.0.0",
+        "1.1.0",
+        "1.2.0",
+        "1.3.0",
+        "1.4.0",
+        "1.5.0",
+    ]
+    failed = next(e for e in periods if e["version"] == "1.3.0")
+    assert failed["outcome"] == "RolledBack"
+    assert [(c["metric"], c["decision"], c["verdict"], c["value"]) for c in failed["evidence"]] == [
+        ("error-rate", "RolledBack", "Fail", 0.5)
+    ]
+    assert all("ownerReferences" not in o["metadata"] for o in records(world))
+
+    world.custom.delete_namespaced_custom_object(GROUP, VERSION, world.namespace, "modeldeployments", world.name)
+
+    def gone() -> bool:
+        try:
+            world.get()
+        except client.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, timeout=60, what="the ModelDeployment deleted")
+
+    rows = ok(rewind("at", world.name, moment, "-o", "json"))
+    answer = [(r["version"], r["track"], r["contentDigest"], r["weight"]) for r in yaml.safe_load(rows)]
+    assert answer == [
+        ("1.0.0", "stable", served["1.0.0"]["status"]["contentDigest"], 75),
+        ("1.1.0", "canary", served["1.1.0"]["status"]["contentDigest"], 25),
+    ]
+
+    manifests = list(yaml.safe_load_all(ok(rewind("reproduce", world.name, "--at", moment))))
+    assert [m["metadata"]["name"] for m in manifests] == [served[v]["metadata"]["name"] for v in ("1.0.0", "1.1.0")]
+    assert [m["spec"] for m in manifests] == [served[v]["spec"] for v in ("1.0.0", "1.1.0")]
+    assert all(set(m) == {"apiVersion", "kind", "metadata", "spec"} for m in manifests)
+    assert all("namespace" not in m["metadata"] and "uid" not in m["metadata"] for m in manifests)
+
+    # The ModelVersions deleted too: the record alone still reproduces them.
+    for v in ("1.0.0", "1.1.0"):
+        world.custom.delete_namespaced_custom_object(
+            GROUP, VERSION, world.namespace, "modelversions", served[v]["metadata"]["name"]
+        )
+    names = {s["metadata"]["name"] for s in served.values()}
+
+    def versions_gone() -> bool:
+        listed = world.custom.list_namespaced_custom_object(GROUP, VERSION, world.namespace, "modelversions")
+        return not [o for o in listed["items"] if o["metadata"]["name"] in names]
+
+    wait_for(versions_gone, timeout=60, what="the ModelVersions deleted")
+    again = list(yaml.safe_load_all(ok(rewind("reproduce", world.name, "--at", moment))))
+    assert again == manifests
