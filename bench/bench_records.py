@@ -18,7 +18,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rewind.api.modeldeployment import Evidence, HistoryEntry, WeightChange
+from rewind.api.evidence import Evidence, WeightChange
+from rewind.api.modeldeployment import HistoryEntry
 from rewind.builders import servingrecord as build
 from rewind.core.model import iso
 

@@ -22,6 +22,7 @@ from rewind.api.common import (
     duration_field,
     duration_within,
 )
+from rewind.api.evidence import EVIDENCE_LIMIT, WEIGHTS_LIMIT, Evidence, Verdict, WeightChange
 
 # Limits that keep every timer meaningful and far from overflowing (docs/api.md, "Limits").
 Interval = Annotated[str, duration_field(at_least="1s", at_most="1h"), duration_within(at_least="1s", at_most="1h")]
@@ -55,7 +56,6 @@ def name_problem(name: str) -> str | None:
 
 MdPhase = Literal["Pending", "Progressing", "Paused", "Healthy", "Degraded", "RolledBack", "Blocked"]
 Outcome = Literal["Promoted", "RolledBack", "Superseded", "Aborted"]
-Verdict = Literal["Pass", "Fail", "Inconclusive"]
 
 
 class DeploymentFeatures(ApiModel):
@@ -338,32 +338,6 @@ class BakeStatus(ApiModel):
     version: Semver
     started_at: ShortString
     analysis: AnalysisMap | None = None
-
-
-class WeightChange(ApiModel):
-    """The canary's traffic weight from `at` on (until the next change, its promotion or its end)."""
-
-    at: ShortString = Field(description="RFC 3339 time the weight was set.")
-    weight: int = Field(ge=0, le=100, description="Percent of traffic sent to the canary.")
-
-
-class Evidence(ApiModel):
-    """One check that decided how a serving period went (a promotion, a rollback, a bake): the last result."""
-
-    metric: ShortString
-    decision: Literal["Promoted", "Healthy", "RolledBack", "Aborted"] = Field(
-        description="What it decided about the period."
-    )
-    verdict: Verdict
-    value: float | None = None
-    stable_value: float | None = None
-    failures: int = 0
-    checked_at: ShortString
-    reason: Annotated[str, Field(max_length=512)] | None = None
-
-
-EVIDENCE_LIMIT = 16
-WEIGHTS_LIMIT = 40
 
 
 class HistoryEntry(ApiModel):

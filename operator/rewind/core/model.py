@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from rewind.api.modeldeployment import HistoryEntry, ModelDeploymentStatus, Verdict
+from rewind.api.evidence import Verdict
+from rewind.api.modeldeployment import HistoryEntry, ModelDeploymentStatus
 from rewind.api.modelversion import ModelFeatures
 
 Track = Literal["stable", "canary"]

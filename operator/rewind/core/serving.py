@@ -14,15 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from rewind.api.modeldeployment import (
-    EVIDENCE_LIMIT,
-    WEIGHTS_LIMIT,
-    AnalysisMap,
-    Evidence,
-    HistoryEntry,
-    ModelDeploymentStatus,
-    WeightChange,
-)
+from rewind.api.evidence import EVIDENCE_LIMIT, WEIGHTS_LIMIT, Evidence, WeightChange
+from rewind.api.modeldeployment import AnalysisMap, HistoryEntry, ModelDeploymentStatus
 from rewind.core.model import RecordServing
 
 REASON_LIMIT = 512
