@@ -77,6 +77,12 @@ def test_at_and_reproduce_answer_after_five_rollouts_and_the_deployment_deleted(
 
     wait_for(gone, timeout=60, what="the ModelDeployment deleted")
 
+    def ended() -> bool:
+        periods = [e for o in records(world) for e in o["spec"]["entries"].values()]
+        return all(e.get("to") for e in periods)
+
+    wait_for(ended, timeout=30, what="the open periods ended in the record")
+
     rows = ok(rewind("at", world.name, moment, "-o", "json"))
     answer = [(r["version"], r["track"], r["contentDigest"], r["weight"]) for r in yaml.safe_load(rows)]
     assert answer == [

@@ -19,15 +19,16 @@ from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
 
 from rewind.api.digest import content_digest
-from rewind.api.modeldeployment import HistoryEntry
+from rewind.api.modeldeployment import HistoryEntry, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.api.servingrecord import PLURAL
 from rewind.builders import servingrecord as build
 from rewind.controller import events, metrics
 from rewind.controller.kube import GROUP, VERSION, Kube
 from rewind.controller.store import Store
-from rewind.core import retention
+from rewind.core import retention, serving
 from rewind.core.model import iso
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,43 @@ def write(
         message = f"serving record {name}: period {entry.key} not written: {why}"
         events.emit(kube, obj=md, type="Warning", reason="RecordNotWritten", message=message, now=now)
         return False
+
+
+def close(kube: Kube, *, md: dict[str, Any], default_retention: str, now: datetime) -> int:
+    """A ModelDeployment was deleted (its last state: `md`): end its open periods in the record now.
+
+    Best effort, from the watch's word of the deletion: an operator that was not running then leaves
+    them open (the CLI shows them so). Returns how many periods were written.
+    """
+    meta = md["metadata"]
+    try:
+        spec = ModelDeploymentSpec.model_validate(md["spec"])
+        status = ModelDeploymentStatus.model_validate(md.get("status") or {})
+    except (ValidationError, KeyError):
+        return 0
+    written = 0
+    for action in serving.on_deletion(status, iso(now)):
+        try:
+            write(
+                kube,
+                md=md,
+                model=spec.model,
+                entry=action.entry,
+                versions={},
+                retention_period=spec.record_retention or default_retention,
+                now=now,
+            )
+        except ApiException as exc:
+            log.warning(
+                "%s/%s: period %s not ended in the record: %s",
+                meta["namespace"],
+                meta["name"],
+                action.entry.key,
+                _message(exc),
+            )
+            continue
+        written += 1
+    return written
 
 
 def _patch(kube: Kube, namespace: str, name: str, patch: dict[str, Any]) -> None:

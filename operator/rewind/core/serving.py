@@ -16,9 +16,11 @@ from typing import Literal
 
 from rewind.api.evidence import EVIDENCE_LIMIT, WEIGHTS_LIMIT, Evidence, WeightChange
 from rewind.api.modeldeployment import AnalysisMap, HistoryEntry, ModelDeploymentStatus
+from rewind.core import intent
 from rewind.core.model import RecordServing
 
 REASON_LIMIT = 512
+DELETED = "the ModelDeployment was deleted"
 Decided = Literal["Promoted", "Healthy", "RolledBack", "Aborted"]
 
 
@@ -90,3 +92,19 @@ def records(before: list[HistoryEntry], after: list[HistoryEntry]) -> list[Recor
     """One write for every period that is new or changed (in `after`'s order: the oldest first)."""
     old = {e.key: e for e in before}
     return [RecordServing(entry=e) for e in after if old.get(e.key) != e]
+
+
+def on_deletion(status: ModelDeploymentStatus, stamp: str) -> list[RecordServing]:
+    """What to write when the deployment was deleted at `stamp`: the periods a decision left to write
+    (an intent not finished), and every period still open, ended then (a canary in flight: Aborted)."""
+    pending = [a.entry for a in intent.pending(status) if isinstance(a, RecordServing)]
+    latest = {e.key: e for e in [*pending, *(intent.finished(status).history or [])]}
+    pending_keys = {e.key for e in pending}
+    found = []
+    for entry in latest.values():
+        if entry.to is None:
+            why = DELETED if not entry.reason else f"{entry.reason}; {DELETED}"
+            found.append(entry.model_copy(update={"to": stamp, "outcome": entry.outcome or "Aborted", "reason": why}))
+        elif entry.key in pending_keys:
+            found.append(entry)
+    return [RecordServing(entry=e) for e in found]

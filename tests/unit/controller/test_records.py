@@ -173,3 +173,25 @@ def test_pruning_deletes_what_retention_let_go_and_keeps_what_still_serves() -> 
     deletes = [c for c in h.cluster.take() if c[0] == "delete"]
     assert deletes == [("delete", "servingrecords", "ended"), ("delete", "servingrecords", "orphan")]
     assert {"serving", "recent"} <= set(records(h))
+
+
+def test_a_deleted_deployment_ends_its_open_periods_in_the_record() -> None:
+    h = Harness()
+    world(h, versions=("1.0.0", "1.1.0"))
+    settle(h, "fraud")
+    h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"version": "1.1.0"}})
+    h.sync()
+    h.tick("fraud")  # a canary in flight
+    h.sync()
+    h.advance(7)
+    last = h.cluster.objects.pop(("modeldeployments", NS, "fraud"))
+    h.cluster.take()
+    h.controller.gone("md", last)  # the watch says it was deleted
+    h.controller.executor.shutdown(wait=True)
+    assert h.cluster.take() == [("patch", "servingrecords", DAY), ("patch", "servingrecords", DAY)]
+    entries = {e["version"]: e for e in records(h)[DAY]["spec"]["entries"].values()}
+    stable, canary = entries["1.0.0"], entries["1.1.0"]
+    stamp = h.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (stable["to"], stable["outcome"]) == (stamp, "Promoted")
+    assert stable["reason"].endswith("the ModelDeployment was deleted")
+    assert (canary["to"], canary["outcome"], canary["reason"]) == (stamp, "Aborted", "the ModelDeployment was deleted")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rewind.core import intent, serving
 from rewind.core.model import RecordServing, iso
 from tests.unit.core.scenario import FAIL, PASS, digest, healthy_world, make_spec
 
@@ -108,3 +109,18 @@ def test_a_kill_anywhere_in_a_rollout_loses_no_period_and_changes_none_that_ende
     for entry in world.status.history or []:
         assert world.record[entry.key] == entry
     assert all(isinstance(r, RecordServing) for d in world.decisions for r in d.records)
+
+
+def test_a_deletion_ends_the_open_periods_and_writes_what_an_unfinished_intent_left() -> None:
+    world = healthy_world(make_spec(metrics=True))
+    world.set_version("1.1.0")
+    world.fault = ("crash", 0)  # the canary start is decided and written down, nothing of it done
+    world.decide()
+    assert intent.pending(world.status), "killed inside the transition"
+    stamp = iso(world.now)
+    ended = {r.entry.version: r.entry for r in serving.on_deletion(world.status, stamp)}
+    assert set(ended) == {"1.0.0", "1.1.0"}
+    assert (ended["1.0.0"].to, ended["1.0.0"].outcome) == (stamp, "Promoted")
+    assert (ended["1.1.0"].to, ended["1.1.0"].outcome, ended["1.1.0"].reason) == (stamp, "Aborted", serving.DELETED)
+    settled = healthy_world()
+    assert [r.entry.version for r in serving.on_deletion(settled.status, stamp)] == ["1.0.0"]
