@@ -19,6 +19,18 @@ FAST = {
 }
 
 
+def canary_error_rate(world: World, value: float) -> None:
+    """Set the canary's error rate and wait until Prometheus has it (a scrape later), so the next check sees it."""
+    world.error_rate("canary", value)
+    query = f'max(rewind_e2e_error_rate{{namespace="{world.namespace}", rewind_dev_track="canary"}})'
+
+    def scraped() -> bool:
+        result = world.prometheus.query(query)
+        return bool(result) and float(result[0]["value"][1]) == value
+
+    wait_for(scraped, timeout=30, what=f"Prometheus to see a canary error rate of {value}")
+
+
 def records(world: World) -> list[dict[str, Any]]:
     listed = world.custom.list_namespaced_custom_object(
         GROUP, VERSION, world.namespace, "servingrecords", label_selector=f"rewind.dev/deployment={world.name}"
@@ -39,10 +51,10 @@ def test_at_and_reproduce_answer_after_five_rollouts_and_the_deployment_deleted(
     world.wait_healthy("1.1.0")
     world.set_version("1.2.0")  # rollout 2
     world.wait_healthy("1.2.0")
-    world.error_rate("canary", 0.5)
+    canary_error_rate(world, 0.5)
     world.set_version("1.3.0")  # rollout 3: rolled back
     world.wait_status("1.3.0 rolled back", lambda s: s.get("phase") == "RolledBack" and not s.get("canary"))
-    world.error_rate("canary", 0.0)
+    canary_error_rate(world, 0.0)
     world.set_version("1.4.0")  # rollout 4
     world.wait_healthy("1.4.0")
     world.set_version("1.5.0")  # rollout 5
