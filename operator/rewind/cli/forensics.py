@@ -3,7 +3,8 @@
 The serving record (ServingRecord objects) holds every period within retention, also after the
 ModelDeployment is gone; `status.history` holds the newest ones, and can be newer than the record for a
 period still open (a write that failed and is retried). Both are merged by each period's key: an ended
-period wins over an open one, else status (the newest) wins.
+period wins over an open one; of two ended ones the record's (status keeps them without their weights and
+evidence); of two open ones status' (the newest).
 """
 
 from __future__ import annotations
@@ -59,11 +60,13 @@ def merge(objects: Iterable[Mapping[str, Any]], history: Iterable[HistoryEntry])
 
 
 def _newer(old: HistoryEntry | None, new: HistoryEntry, *, prefer_new: bool = False) -> HistoryEntry:
+    """An ended period over an open one; of two ended ones the record's (status keeps them without their
+    weights and evidence); of two open ones status' when `prefer_new` (it may be ahead of the record)."""
     if old is None:
         return new
     if (old.to is None) != (new.to is None):
         return old if old.to is not None else new
-    return new if prefer_new else old
+    return new if prefer_new and new.to is None else old
 
 
 def weight_at(entry: HistoryEntry, when: datetime) -> int | None:

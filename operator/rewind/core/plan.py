@@ -125,9 +125,10 @@ class Plan:
         before = (self.initial.history if self.initial is not None else None) or []
         after = serving.weighed(self.status.history or [], self.status, self.stamp)
         after = serving.with_evidence(before, after, self.analyses)
-        if after != (self.status.history or []):
-            self.update(history=after)
         self.records = serving.records(before, after)
+        kept = serving.kept_in_status(after)
+        if kept != (self.status.history or []):
+            self.update(history=kept)
 
     def decision(self) -> Decision:
         before, after = self.initial_phase, self.status.phase

@@ -6,7 +6,8 @@ after the decision. So the record follows `status.history` without the core sayi
 and a decision that changes no period writes nothing (an idle deployment costs no request).
 
 The canary's weight changes and the checks that decided a period are kept on its history entry (both
-bounded), so that the record, written later when the period ends, still has them.
+bounded) while it is open, so that each write of it carries them; once it has ended and is written for
+the last time, status keeps it without them (`kept_in_status`): the record has them.
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ def with_evidence(
         kept = [*(entry.evidence or []), *found][-EVIDENCE_LIMIT:]
         entries.append(entry.model_copy(update={"evidence": kept}) if found else entry)
     return entries
+
+
+def kept_in_status(history: list[HistoryEntry]) -> list[HistoryEntry]:
+    """`history` as status keeps it: an ended period without its weights and evidence, which its
+    record holds (written in the decision that ended it), so that status stays as small as it was."""
+    return [e.model_copy(update={"weights": None, "evidence": None}) if e.to is not None else e for e in history]
 
 
 def records(before: list[HistoryEntry], after: list[HistoryEntry]) -> list[RecordServing]:

@@ -96,7 +96,7 @@ def test_the_record_is_status_history_without_a_limit() -> None:
     assert len(history) == 2
     assert len(world.record) == 5
     for entry in history:
-        assert world.record[entry.key] == entry, "the record holds each period as status does"
+        assert serving.kept_in_status([world.record[entry.key]]) == [entry], "the record holds each period"
     assert all(e.to is not None for e in world.record.values() if e.key not in {h.key for h in history})
 
 
@@ -107,8 +107,24 @@ def test_a_kill_anywhere_in_a_rollout_loses_no_period_and_changes_none_that_ende
     world.fault = ("crash", kill_after)
     world.run(until=lambda w: w.status.phase == "Healthy")
     for entry in world.status.history or []:
-        assert world.record[entry.key] == entry
+        assert serving.kept_in_status([world.record[entry.key]]) == [entry]
     assert all(isinstance(r, RecordServing) for d in world.decisions for r in d.records)
+
+
+def test_status_keeps_an_ended_period_without_the_weights_and_evidence_its_record_holds() -> None:
+    world = healthy_world(make_spec(metrics=True))
+    world.set_version("1.1.0")
+    world.verdict = FAIL
+    world.run(until=lambda w: w.status.phase == "RolledBack")
+    ended = next(e for e in world.status.history or [] if e.version == "1.1.0")
+    assert (ended.weights, ended.evidence) == (None, None)
+    recorded = world.record[ended.key]
+    assert recorded.weights and recorded.evidence
+    writes = len(world.record_writes)
+    world.run()
+    world.advance(3600)
+    world.decide()
+    assert len(world.record_writes) == writes, "an ended period is not written again"
 
 
 def test_a_deletion_ends_the_open_periods_and_writes_what_an_unfinished_intent_left() -> None:
