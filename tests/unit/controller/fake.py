@@ -205,6 +205,11 @@ class FakeCluster:
         items = [copy.deepcopy(o) for (r, ns, _), o in self.objects.items() if (r, ns) == (plural, namespace)]
         return {"items": [o for o in items if _selected(o, label_selector)]}
 
+    def list_cluster_custom_object(self, group: str, version: str, plural: str, **_: Any) -> Any:
+        self._record("list", plural, "")
+        items = [copy.deepcopy(o) for (r, _, _), o in self.objects.items() if r == plural]
+        return {"metadata": {"resourceVersion": str(next(self._rv))}, "items": items}
+
     def create_namespaced_custom_object(
         self, group: str, version: str, namespace: str, plural: str, body: Any, **_: Any
     ) -> Any:
