@@ -156,3 +156,20 @@ def test_chart_docs_reads_nested_multiline_comments(tmp_path: Path) -> None:
     (tmp_path / "values.yaml").write_text("# -- Documented.\na: 1\nb: 2\n")
     with pytest.raises(SystemExit, match="b"):
         chart_docs.render(tmp_path)
+
+
+def test_the_cloudevents_sink_is_deployed_only_with_a_url() -> None:
+    assert not [d for d in docs(template()) if d["metadata"]["name"].endswith("-sink")]  # type: ignore[index]
+    rendered = template("--set", "sink.url=https://audit.example.com/events", "--set", "watch.namespaces={team-a}")
+    (sink,) = [d for d in docs(rendered) if d["kind"] == "Deployment" and d["metadata"]["name"] == "rewind-sink"]  # type: ignore[index]
+    pod = sink["spec"]["template"]["spec"]  # type: ignore[index]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "rewind.sink"] and container["args"] == ["--namespace=team-a"]
+    assert container["env"] == [{"name": "REWIND_SINK_URL", "value": "https://audit.example.com/events"}]
+    assert sink["spec"]["replicas"] == 1  # type: ignore[index]
+    operator = next(d for d in docs(rendered) if d["kind"] == "Deployment" and d["metadata"]["name"] == "rewind")
+    selector = operator["spec"]["selector"]["matchLabels"]  # type: ignore[index]
+    labels = sink["spec"]["template"]["metadata"]["labels"]  # type: ignore[index]
+    assert not all(labels.get(k) == v for k, v in selector.items()), "the operator's selector must not take sink pods"
+    watched = [r for _, _, r in _rules(rendered) if "watch" in r["verbs"] and "servingrecords" in r["resources"]]  # type: ignore[operator]
+    assert watched
