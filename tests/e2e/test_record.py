@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -38,11 +39,47 @@ def records(world: World) -> list[dict[str, Any]]:
     return list(listed["items"])
 
 
+def plant_expired_record(world: World) -> None:
+    """A record past its retention, of a deployment long gone: the first write in the namespace prunes it."""
+    expired = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ServingRecord",
+        "metadata": {"name": "gone-20250101", "labels": {"rewind.dev/expires": f"{datetime.now(UTC):%Y-%m-%d}"}},
+        "spec": {
+            "deployment": "gone",
+            "model": world.model,
+            "day": "2025-01-01",
+            "retention": "1h",
+            "updatedAt": "2025-01-01T01:00:00Z",
+            "entries": {"2025-01-01T00:00:00Z/0.9.0": {"version": "0.9.0", "from": "2025-01-01T00:00:00Z"}},
+        },
+    }
+    world.custom.create_namespaced_custom_object(GROUP, VERSION, world.namespace, "servingrecords", expired)
+
+
+def names_of_records(world: World) -> set[str]:
+    listed = world.custom.list_namespaced_custom_object(GROUP, VERSION, world.namespace, "servingrecords")
+    return {o["metadata"]["name"] for o in listed["items"]}
+
+
+def delete_versions(world: World, names: set[str]) -> None:
+    for name in names:
+        world.custom.delete_namespaced_custom_object(GROUP, VERSION, world.namespace, "modelversions", name)
+
+    def gone() -> bool:
+        listed = world.custom.list_namespaced_custom_object(GROUP, VERSION, world.namespace, "modelversions")
+        return not [o for o in listed["items"] if o["metadata"]["name"] in names]
+
+    wait_for(gone, timeout=60, what="the ModelVersions deleted")
+
+
 def test_at_and_reproduce_answer_after_five_rollouts_and_the_deployment_deleted(world: World, rewind: Rewind) -> None:  # noqa: F811
+    plant_expired_record(world)
     for v in ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"):
         world.mv(v)
     world.md("1.0.0", **FAST)
     world.wait_healthy("1.0.0")
+    wait_for(lambda: "gone-20250101" not in names_of_records(world), timeout=30, what="the expired record pruned")
 
     # Rollout 1: 1.1.0 as a canary at 25% next to 1.0.0; the moment it started is the one asked about later.
     world.set_version("1.1.0")
@@ -109,16 +146,6 @@ def test_at_and_reproduce_answer_after_five_rollouts_and_the_deployment_deleted(
     assert all("namespace" not in m["metadata"] and "uid" not in m["metadata"] for m in manifests)
 
     # The ModelVersions deleted too: the record alone still reproduces them.
-    for v in ("1.0.0", "1.1.0"):
-        world.custom.delete_namespaced_custom_object(
-            GROUP, VERSION, world.namespace, "modelversions", served[v]["metadata"]["name"]
-        )
-    names = {s["metadata"]["name"] for s in served.values()}
-
-    def versions_gone() -> bool:
-        listed = world.custom.list_namespaced_custom_object(GROUP, VERSION, world.namespace, "modelversions")
-        return not [o for o in listed["items"] if o["metadata"]["name"] in names]
-
-    wait_for(versions_gone, timeout=60, what="the ModelVersions deleted")
+    delete_versions(world, {s["metadata"]["name"] for s in served.values()})
     again = list(yaml.safe_load_all(ok(rewind("reproduce", world.name, "--at", moment))))
     assert again == manifests
