@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv crds crds-check lint test test-unit test-e2e testenv cluster-up cluster-down demo bench clean \
-	chart-lint golden chart-docs kind-e2e bench-rollback bench-scale test-node images
+	chart-lint golden chart-docs kind-e2e bench-rollback bench-scale bench-records test-node images
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ bench: $(STAMP) ## benchmarks of the decision core (numbers, not pass/fail)
 
 bench-rollback: $(STAMP) testenv ## time automatic rollbacks on a local control plane (numbers, not pass/fail)
 	$(BIN)/python bench/bench_rollback.py
+
+bench-records: $(STAMP) ## bytes of a ServingRecord per rollouts a day, projected to 10,000 deployments x 90 days
+	$(BIN)/python bench/bench_records.py $(if $(KUBECONFIG),--kubeconfig $(KUBECONFIG))
 
 bench-scale: $(STAMP) testenv ## N ModelDeployments (REWIND_BENCH_SIZES, default 100,1000): cold start, idle cost, latency
 	$(BIN)/python bench/bench_scale.py

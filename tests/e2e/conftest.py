@@ -59,7 +59,7 @@ def crds(kubectl: list[str], api: client.ApiClient) -> None:
     ext = client.ApiextensionsV1Api(api)
 
     def established() -> bool:
-        for name in ("modelversions.rewind.dev", "modeldeployments.rewind.dev"):
+        for name in ("modelversions.rewind.dev", "modeldeployments.rewind.dev", "servingrecords.rewind.dev"):
             conds = ext.read_custom_resource_definition(name).status.conditions or []
             if not any(c.type == "Established" and c.status == "True" for c in conds):
                 return False

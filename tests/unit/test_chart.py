@@ -69,7 +69,7 @@ def test_chart_crds_are_the_generated_files() -> None:
     shown = {d["metadata"]["name"]: d for d in docs(helm("show", "crds", str(CHART)).stdout)}  # type: ignore[index]
     generated = {d["metadata"]["name"]: d for f in sorted((ROOT / "crds").glob("*.yaml")) for d in docs(f.read_text())}  # type: ignore[index]
     assert shown == generated
-    assert set(shown) == {"modelversions.rewind.dev", "modeldeployments.rewind.dev"}
+    assert set(shown) == {"modelversions.rewind.dev", "modeldeployments.rewind.dev", "servingrecords.rewind.dev"}
 
 
 def test_package_carries_the_crds(tmp_path: Path) -> None:
@@ -92,11 +92,13 @@ def _rules(rendered: str) -> list[tuple[str, str, dict[str, object]]]:
 
 
 @pytest.mark.parametrize("values", VALUES, ids=lambda p: p.name)
-def test_rbac_never_deletes_and_never_uses_wildcards(values: Path) -> None:
+def test_rbac_deletes_only_expired_serving_records_and_never_uses_wildcards(values: Path) -> None:
     for _, _, rule in _rules(template("-f", str(values))):
         verbs = rule["verbs"]
         assert isinstance(verbs, list)
-        assert "delete" not in verbs and "deletecollection" not in verbs and "*" not in verbs, rule
+        if "delete" in verbs:  # pruning the serving record by retention: the one thing the operator deletes
+            assert rule["resources"] == ["servingrecords"], rule
+        assert "deletecollection" not in verbs and "*" not in verbs, rule
         assert "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule  # type: ignore[operator]
         if "secrets" in rule["resources"]:  # type: ignore[operator]
             assert rule.get("resourceNames") and verbs == ["get"], "Secrets only by name, read only"
@@ -154,3 +156,20 @@ def test_chart_docs_reads_nested_multiline_comments(tmp_path: Path) -> None:
     (tmp_path / "values.yaml").write_text("# -- Documented.\na: 1\nb: 2\n")
     with pytest.raises(SystemExit, match="b"):
         chart_docs.render(tmp_path)
+
+
+def test_the_cloudevents_sink_is_deployed_only_with_a_url() -> None:
+    assert not [d for d in docs(template()) if d["metadata"]["name"].endswith("-sink")]  # type: ignore[index]
+    rendered = template("--set", "sink.url=https://audit.example.com/events", "--set", "watch.namespaces={team-a}")
+    (sink,) = [d for d in docs(rendered) if d["kind"] == "Deployment" and d["metadata"]["name"] == "rewind-sink"]  # type: ignore[index]
+    pod = sink["spec"]["template"]["spec"]  # type: ignore[index]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "rewind.sink"] and container["args"] == ["--namespace=team-a"]
+    assert container["env"] == [{"name": "REWIND_SINK_URL", "value": "https://audit.example.com/events"}]
+    assert sink["spec"]["replicas"] == 1  # type: ignore[index]
+    operator = next(d for d in docs(rendered) if d["kind"] == "Deployment" and d["metadata"]["name"] == "rewind")
+    selector = operator["spec"]["selector"]["matchLabels"]  # type: ignore[index]
+    labels = sink["spec"]["template"]["metadata"]["labels"]  # type: ignore[index]
+    assert not all(labels.get(k) == v for k, v in selector.items()), "the operator's selector must not take sink pods"
+    watched = [r for _, _, r in _rules(rendered) if "watch" in r["verbs"] and "servingrecords" in r["resources"]]  # type: ignore[operator]
+    assert watched

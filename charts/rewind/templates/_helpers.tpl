@@ -36,7 +36,8 @@ app.kubernetes.io/component: operator
 What the operator does in a watched namespace, and nothing more (read operator/rewind/controller/):
 its two kinds (kopf watches and patches them for finalizers and bookkeeping; status through the status
 subresource), the serving Deployments (kopf watches them; applied server-side, which creates) and
-Services, Events, and optionally HTTPRoutes and named Secrets. No delete anywhere: Rewind never deletes.
+Services, Events, and optionally HTTPRoutes and named Secrets; its serving record (written, never
+watched, but by the optional sink; deleted only past its retention, the one delete Rewind makes).
 */}}
 {{- define "rewind.rules" -}}
 - apiGroups: [rewind.dev]
@@ -45,6 +46,16 @@ Services, Events, and optionally HTTPRoutes and named Secrets. No delete anywher
 - apiGroups: [rewind.dev]
   resources: [modeldeployments/status, modelversions/status]
   verbs: [get, patch]
+# The serving record: written (created, patched), never watched; listed and deleted to prune by retention.
+- apiGroups: [rewind.dev]
+  resources: [servingrecords]
+  verbs: [get, list, create, patch, delete]
+{{- if .Values.sink.url }}
+# The CloudEvents sink (its own Deployment, the same ServiceAccount) follows the record.
+- apiGroups: [rewind.dev]
+  resources: [servingrecords]
+  verbs: [watch]
+{{- end }}
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch]

@@ -22,11 +22,16 @@ from rewind.api.common import (
     duration_field,
     duration_within,
 )
+from rewind.api.evidence import EVIDENCE_LIMIT, WEIGHTS_LIMIT, Evidence, Verdict, WeightChange
 
 # Limits that keep every timer meaningful and far from overflowing (docs/api.md, "Limits").
 Interval = Annotated[str, duration_field(at_least="1s", at_most="1h"), duration_within(at_least="1s", at_most="1h")]
 Deadline = Annotated[str, duration_field(at_least="1s", at_most="24h"), duration_within(at_least="1s", at_most="24h")]
 Window = Annotated[str, duration_field(at_most="720h"), duration_within(at_most="720h")]
+# How long the serving record keeps a deployment's history (docs/api.md, "The serving record").
+Retention = Annotated[
+    str, duration_field(at_least="1h", at_most="87600h"), duration_within(at_least="1h", at_most="87600h")
+]
 
 # The derived objects are `<name>`, `<name>-stable` and `<name>-canary`: Services (DNS-1035 labels, so
 # a letter first and no dot) and Deployments; 63 - len("-canary") leaves 56 characters for the name.
@@ -51,7 +56,6 @@ def name_problem(name: str) -> str | None:
 
 MdPhase = Literal["Pending", "Progressing", "Paused", "Healthy", "Degraded", "RolledBack", "Blocked"]
 Outcome = Literal["Promoted", "RolledBack", "Superseded", "Aborted"]
-Verdict = Literal["Pass", "Fail", "Inconclusive"]
 
 
 class DeploymentFeatures(ApiModel):
@@ -276,6 +280,11 @@ class ModelDeploymentSpec(ApiModel):
     revision_history_limit: int = Field(default=10, ge=1, le=100, description="Entries kept in status.history.")
     paused: bool = Field(default=False, description="Hold the rollout where it is.")
     pod_template: PodTemplate | None = None
+    record_retention: Retention | None = Field(
+        default=None,
+        description="How long the serving record (ServingRecord objects) keeps this deployment's serving periods "
+        "after they end (1h to 87600h); the operator's default (90 days unless configured) when absent.",
+    )
 
 
 class MetricResult(ApiModel):
@@ -345,6 +354,18 @@ class HistoryEntry(ApiModel):
     )
     healthy_at: ShortString | None = Field(default=None, description="When it passed its bake window.")
     reason: Text | None = None
+    weights: Annotated[list[WeightChange], Field(max_length=WEIGHTS_LIMIT)] | None = Field(
+        default=None, description="Every change of its weight while it served as the canary, oldest first."
+    )
+    evidence: Annotated[list[Evidence], Field(max_length=EVIDENCE_LIMIT)] | None = Field(
+        default=None,
+        description="The checks that decided its promotion, rollback or bake: each metric's last result then.",
+    )
+
+    @property
+    def key(self) -> str:
+        """What names this period in the serving record: when it began and which version it was."""
+        return f"{self.from_}/{self.version}"
 
 
 FAILED_DIGESTS_LIMIT = 50
@@ -359,7 +380,9 @@ class FailedDigest(ApiModel):
     reason: Text | None = None
 
 
-ActionKind = Literal["EnsureTrack", "ScaleTrack", "SetTraffic", "RewriteVersion", "MarkVersion", "Emit", "ClearRequest"]
+ActionKind = Literal[
+    "EnsureTrack", "ScaleTrack", "SetTraffic", "RewriteVersion", "MarkVersion", "Emit", "ClearRequest", "RecordServing"
+]
 
 
 class IntentAction(ApiModel):
@@ -377,6 +400,7 @@ class IntentAction(ApiModel):
     reason: Text | None = None
     message: Text | None = None
     annotation: ShortString | None = None
+    entry: HistoryEntry | None = Field(default=None, description="RecordServing: the serving period as recorded.")
 
 
 class Intent(ApiModel):

@@ -15,6 +15,8 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from rewind.api.servingrecord import PLURAL as RECORD_PLURAL
+from rewind.builders.servingrecord import DEPLOYMENT_LABEL
 from rewind.cli.errors import CliError
 from rewind.controller.kube import GROUP, MD_PLURAL, MV_PLURAL, VERSION, Kube, list_objects
 from rewind.controller.observe import pick_versions
@@ -105,6 +107,32 @@ def all_versions_of(session: Session, *, model: str) -> list[dict[str, Any]]:
     with api_errors(session):
         items = list_objects(session.kube, namespace=session.namespace, plural=MV_PLURAL)
     return [o for o in items if (o.get("spec") or {}).get("model") == model]
+
+
+def records_of(session: Session, *, deployment: str) -> list[dict[str, Any]]:
+    """The ServingRecord objects of `deployment` (none when the kind is not installed)."""
+    with api_errors(session):
+        try:
+            listed = session.kube.custom.list_namespaced_custom_object(
+                GROUP, VERSION, session.namespace, RECORD_PLURAL, label_selector=f"{DEPLOYMENT_LABEL}={deployment}"
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise
+    return list(cast(dict[str, Any], listed).get("items") or [])
+
+
+def find_md(session: Session, *, name: str) -> dict[str, Any] | None:
+    """The ModelDeployment, or None when there is none (deleted: its record may still answer)."""
+    with api_errors(session, plural=MD_PLURAL, name=name):
+        try:
+            obj = session.kube.custom.get_namespaced_custom_object(GROUP, VERSION, session.namespace, MD_PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+    return cast(dict[str, Any], obj)
 
 
 def patch(session: Session, *, plural: str, name: str, body: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from rewind.cli import kube, render, verbs_register, verbs_rollout, verbs_versions
+from rewind.cli import kube, render, verbs_record, verbs_register, verbs_rollout, verbs_versions
 from rewind.cli.errors import CliError
 
 Verb = Callable[..., int]
@@ -38,6 +38,23 @@ def _output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", choices=["json", "yaml"], help="print data as json or yaml")
 
 
+def _forensics(verb: Callable[[str, Verb, str], argparse.ArgumentParser]) -> None:
+    """`history`, `at` and `reproduce`: read from the retained serving record."""
+    p = verb("history", verbs_record.history, "every version that served within retention, when, and how it ended")
+    p.add_argument("name", metavar="MD")
+    p.add_argument("--since", metavar="TIME", help="only periods that began at or after TIME (RFC 3339)")
+    p.add_argument("--limit", type=int, metavar="N", help=f"at most N periods (default {verbs_record.HISTORY_LIMIT})")
+    _output(p)
+    p = verb("at", verbs_record.at, "which versions served at a moment, and their weights (RFC 3339; no offset: UTC)")
+    p.add_argument("name", metavar="MD")
+    p.add_argument("time", metavar="TIME", help="e.g. 2025-01-31T14:05:00Z")
+    _output(p)
+    p = verb("reproduce", verbs_record.reproduce, "print the ModelVersion manifests that served at a moment")
+    p.add_argument("name", metavar="MD")
+    p.add_argument("--at", required=True, metavar="TIME", help="the moment (RFC 3339; no offset means UTC)")
+    p.add_argument("-o", "--output", choices=["json", "yaml"], help="yaml documents (default) or a json List")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="kubectl rewind",
@@ -58,13 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="MD", help="ModelDeployment name")
     p.add_argument("-w", "--watch", action="store_true", help="redraw live until the rollout settles")
     _output(p)
-    p = verb("history", verbs_rollout.history, "every version that served, when, and how it ended")
-    p.add_argument("name", metavar="MD")
-    _output(p)
-    p = verb("at", verbs_rollout.at, "which version served at a moment (RFC 3339; no offset means UTC)")
-    p.add_argument("name", metavar="MD")
-    p.add_argument("time", metavar="TIME", help="e.g. 2025-01-31T14:05:00Z")
-    _output(p)
+    _forensics(verb)
     p = verb("undo", verbs_rollout.undo_, "go back to the last healthy version (or --to VERSION), fast-tracked")
     p.add_argument("name", metavar="MD")
     p.add_argument("--to", metavar="VERSION", help="the version to go back to (must pass the skew guard)")

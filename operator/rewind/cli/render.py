@@ -149,11 +149,18 @@ def history(rows: list[dict[str, Any]]) -> Table:
 
 
 def at(rows: list[dict[str, Any]]) -> Table:
-    table = _table("VERSION", "TRACK", "CONTENT DIGEST", "FROM", "TO", "OUTCOME")
+    table = _table("VERSION", "TRACK", "WEIGHT", "CONTENT DIGEST", "FROM", "TO", "OUTCOME")
     for e in rows:
         outcome = e.get("outcome") or ("Serving" if not e.get("to") else None)
+        weight = f"{e['weight']}%" if e.get("weight") is not None else "-"
         table.add_row(
-            e["version"], e["track"], e.get("contentDigest") or "-", e["from"], e.get("to") or "now", styled(outcome)
+            e["version"],
+            e["track"],
+            weight,
+            e.get("contentDigest") or "-",
+            e["from"],
+            e.get("to") or "now",
+            styled(outcome),
         )
     return table
 

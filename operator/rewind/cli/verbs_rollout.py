@@ -1,4 +1,4 @@
-"""Verbs on a ModelDeployment: status, history, at, undo, promote, abort, pause, resume."""
+"""Verbs on a ModelDeployment: status, undo, promote, abort, pause, resume (forensics: `verbs_record`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.live import Live
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
-from rewind.cli import kube, render, timeline, undo, views
+from rewind.cli import kube, render, undo, views
 from rewind.cli.errors import CliError
 from rewind.controller.kube import MD_PLURAL
 from rewind.controller.observe import versions
@@ -76,34 +76,6 @@ def _watch_result(out: Console, md: dict[str, Any]) -> int:
         return 0
     render.say(out, f"the operator can not apply this spec: {problem}")
     return 1
-
-
-def history(*, session: kube.Session, out: Console, args: argparse.Namespace) -> int:
-    _, _, st = _read(session, args.name)
-    rows = views.history_view(st.history or [])
-    if args.output:
-        render.data(out, rows, args.output)
-    elif not rows:
-        render.say(out, f"ModelDeployment {args.name} has not served any version yet.")
-    else:
-        render.show(out, render.history(rows))
-    return 0
-
-
-def at(*, session: kube.Session, out: Console, args: argparse.Namespace) -> int:
-    when = timeline.parse_when(args.time)
-    _, _, st = _read(session, args.name)
-    history = st.history or []
-    rows = views.at_view(timeline.serving_at(history, when, now=datetime.now(UTC)))
-    if args.output:
-        render.data(out, rows, args.output)
-    elif not rows:
-        start = timeline.span(history)
-        since = f" (its recorded history starts at {start})" if start else ""
-        render.say(out, f"No version of ModelDeployment {args.name} served at {when:%Y-%m-%dT%H:%M:%SZ}{since}.")
-    else:
-        render.show(out, render.at(rows))
-    return 0
 
 
 def undo_(*, session: kube.Session, out: Console, args: argparse.Namespace) -> int:

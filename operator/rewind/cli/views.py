@@ -107,8 +107,15 @@ def history_view(history: list[HistoryEntry]) -> list[dict[str, Any]]:
     return [e.wire() for e in history]
 
 
-def at_view(served: list[Served]) -> list[dict[str, Any]]:
-    return [{**s.entry.wire(), "track": s.track} for s in served]
+def at_view(served: list[Served], shares: list[int | None] | None = None) -> list[dict[str, Any]]:
+    """What served at a moment; `shares`: each one's percent of traffic then (None: not recorded)."""
+    rows = []
+    for i, s in enumerate(served):
+        row = {**s.entry.wire(), "track": s.track}
+        if shares is not None and shares[i] is not None:
+            row["weight"] = shares[i]
+        rows.append(row)
+    return rows
 
 
 def tags(labels: dict[str, str]) -> list[str]:

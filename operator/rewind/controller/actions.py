@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import MutableSet, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from rewind.api.digest import content_digest
 from rewind.api.modeldeployment import ModelDeploymentSpec
 from rewind.api.modelversion import ModelVersionSpec
 from rewind.builders import names, serving
-from rewind.controller import applier, events, lifecycle
+from rewind.controller import applier, events, lifecycle, metrics, records
 from rewind.controller.config import Config
 from rewind.controller.kube import Kube
 from rewind.controller.store import Store
@@ -25,6 +25,7 @@ from rewind.core.model import (
     Emit,
     EnsureTrack,
     MarkVersion,
+    RecordServing,
     RewriteVersion,
     ScaleTrack,
     SetTraffic,
@@ -42,6 +43,7 @@ class Applying:
     spec: ModelDeploymentSpec
     versions: dict[str, dict[str, Any]]  # ModelVersion objects by semantic version
     now: datetime
+    pruned: MutableSet[str] = field(default_factory=set)  # namespaces whose records were pruned today
 
     @property
     def name(self) -> str:
@@ -103,6 +105,8 @@ def carry_out(ctx: Applying, actions: Sequence[Action], *, serial: int | None = 
                 ctx.kube, ctx.store, namespace=ctx.namespace, name=ctx.name, annotation=action.annotation
             )
             rewritten = True
+        elif isinstance(action, RecordServing):
+            _record(ctx, action)
         elif isinstance(action, Emit):
             events.emit(
                 ctx.kube,
@@ -114,6 +118,20 @@ def carry_out(ctx: Applying, actions: Sequence[Action], *, serial: int | None = 
                 key=None if serial is None else event_key(serial, index),
             )
     return rewritten
+
+
+def _record(ctx: Applying, action: RecordServing) -> None:
+    records.write(
+        ctx.kube,
+        md=ctx.md,
+        model=ctx.spec.model,
+        entry=action.entry,
+        versions=ctx.versions,
+        retention_period=ctx.spec.record_retention or ctx.config.record_retention,
+        now=ctx.now,
+    )
+    metrics.RECORDS_WRITTEN.inc()
+    records.prune_once_a_day(ctx.kube, ctx.store, namespace=ctx.namespace, now=ctx.now, done=ctx.pruned)
 
 
 def _services(ctx: Applying) -> None:

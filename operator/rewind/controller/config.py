@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from pydantic import TypeAdapter
+
+from rewind.api.modeldeployment import Retention
+from rewind.api.servingrecord import DEFAULT_RETENTION
 from rewind.core.endpoints import Endpoints, parse_allowed
+
+_RETENTION: TypeAdapter[str] = TypeAdapter(Retention)
 
 
 @dataclass(frozen=True)
@@ -23,9 +29,12 @@ class Config:
     query_timeout: float = 5.0  # seconds, every Prometheus query
     route_max_age: float = 30.0  # seconds an HTTPRoute read is reused before reading it again
     namespaces: tuple[str, ...] = ()  # what is watched; empty: every namespace
+    # How long the serving record keeps a period after it ended, unless a deployment says (spec.recordRetention).
+    record_retention: str = DEFAULT_RETENTION
 
     def __post_init__(self) -> None:
         self.endpoints  # noqa: B018 (validates the allow-list: a bad entry stops the operator at start)
+        _RETENTION.validate_python(self.record_retention)  # a bad default stops the operator at start
 
     @property
     def endpoints(self) -> Endpoints:
@@ -45,4 +54,5 @@ class Config:
             request_timeout=float(e.get("REWIND_REQUEST_TIMEOUT", str(cls.request_timeout))),
             query_timeout=float(e.get("REWIND_QUERY_TIMEOUT", str(cls.query_timeout))),
             namespaces=tuple(n.strip() for n in e.get("REWIND_NAMESPACES", "").split(",") if n.strip()),
+            record_retention=e.get("REWIND_RECORD_RETENTION") or cls.record_retention,
         )

@@ -20,6 +20,11 @@ RECONCILE_SECONDS = Histogram("rewind_reconcile_duration_seconds", "Duration of 
 RECONCILE_ERRORS = Counter(
     "rewind_reconcile_errors_total", "Reconcile ticks that failed (retried with back-off), by kind.", ["kind"]
 )
+RECORDS_WRITTEN = Counter("rewind_serving_records_written_total", "Serving periods written to the record.")
+RECORDS_REFUSED = Counter(
+    "rewind_serving_records_refused_total", "Serving periods the API server refused to record (see the Events)."
+)
+RECORDS_PRUNED = Counter("rewind_serving_records_pruned_total", "ServingRecord objects deleted by retention.")
 EVENTS = Counter("rewind_decision_events_total", "Events posted by the operator, by reason.", ["reason"])
 API_REQUESTS = Counter(
     "rewind_api_requests_total",

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -50,6 +50,7 @@ class Runtime:
     store: Store
     analysis_limit: threading.Semaphore
     clock: Callable[[], datetime] = utcnow  # the one place the wall clock enters
+    pruned: set[str] = field(default_factory=set)  # namespaces whose serving records were pruned, by day
 
     @classmethod
     def build(cls, kube: Kube, config: Config, store: Store, clock: Callable[[], datetime] = utcnow) -> Runtime:
@@ -112,15 +113,17 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         refused=refused,
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
-    applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
+    applying = Applying(
+        kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now, pruned=rt.pruned
+    )
     not_ours = ownership.preflight(applying, decision)
     if not_ours is not None:
         # Decided again, refused: nothing is written but the status and one Event.
         decision = decide(spec=spec, status=status, observed=replace(observed, refused=not_ours), now=now)
     after = errors.cleared(decision.status, now)
-    transition = intent.begin(status, after, decision.actions)
+    transition = intent.begin(status, after, decision.effects)
     if transition is None:  # only keeps serving objects as they are: the next decision does the same
-        rewritten = carry_out(applying, decision.actions)
+        rewritten = carry_out(applying, decision.effects)
         _persist(rt, obj, status, after)
     else:  # intent first: once anything is done, this decision is finished, never decided again
         first, done = transition
@@ -148,7 +151,9 @@ def _finish(
     now: datetime,
 ) -> None:
     """Carry out the intent a killed operator left in status (again: every action is idempotent)."""
-    applying = Applying(kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now)
+    applying = Applying(
+        kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now, pruned=rt.pruned
+    )
     log.info("%s/%s: finishing intent %d", obj["metadata"]["namespace"], obj["metadata"]["name"], intent.serial(status))
     carry_out(applying, intent.pending(status), serial=intent.serial(status))
     target = intent.finished(status)

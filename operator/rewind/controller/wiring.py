@@ -25,7 +25,7 @@ import kopf
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders import names
-from rewind.controller import applier, errors, events, lifecycle, metrics, observe, reconcile
+from rewind.controller import applier, errors, events, lifecycle, metrics, observe, reconcile, records
 from rewind.controller.config import Config
 from rewind.controller.feeds import Feeds, sources
 from rewind.controller.informer import Change
@@ -130,6 +130,10 @@ class Controller:
         metrics.CACHED_OBJECTS.labels(kind).set(self.store.count(kind))
         if kind == "md":
             self.scheduler.forget(("md", namespace, name))
+            rt = self.runtime  # the record outlives the deployment: its open periods end now
+            self.executor.submit(
+                records.close, rt.kube, md=before, default_retention=rt.config.record_retention, now=rt.clock()
+            )
         elif kind == "mv":
             self.scheduler.forget(("mv", namespace, name))
             self._wake_model(namespace, (before.get("spec") or {}).get("model"))

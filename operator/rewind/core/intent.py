@@ -1,7 +1,8 @@
 """Intent before action: a decision's effects are written into status before any of them is carried out.
 
 A decision that does more than keep the serving objects as they are (an Event, a ModelVersion mark, a
-spec.version rewrite, a request annotation removed) is a transition, and a transition is never decided
+spec.version rewrite, a request annotation removed, a serving period written to the durable record) is a
+transition, and a transition is never decided
 twice. Its intent goes to the API server first: every action of the decision (`status.intent.actions`)
 and the status they lead to (`status.intent.status`); then the actions are carried out, in order; then
 that status is written and the intent cleared. What users see (phase, history, observedGeneration)
@@ -12,8 +13,8 @@ Event, time or reason is made up a second time, and no action is lost.
 
 Finishing an intent again is harmless: every action is idempotent against what is there (a Deployment
 already so, a ModelVersion already in that phase, a spec.version that no longer says `expected`, an
-annotation already gone), and an Event is named after the intent's serial and its place in it, so the
-API server refuses (409) to post it twice.
+annotation already gone, a serving period keyed by its start and version), and an Event is named after
+the intent's serial and its place in it, so the API server refuses (409) to post it twice.
 
 Decisions that only keep serving objects as they are (EnsureTrack, ScaleTrack, SetTraffic and nothing
 else) act first and write status after: the next decision derives the same actions again, so losing
@@ -32,14 +33,16 @@ from rewind.core.model import (
     Emit,
     EnsureTrack,
     MarkVersion,
+    RecordServing,
     RewriteVersion,
     ScaleTrack,
     SetTraffic,
 )
 
-EFFECTS = (Emit, MarkVersion, RewriteVersion, ClearRequest)
+EFFECTS = (Emit, MarkVersion, RewriteVersion, ClearRequest, RecordServing)
 _KINDS: dict[str, type[Any]] = {
-    k.__name__: k for k in (EnsureTrack, ScaleTrack, SetTraffic, RewriteVersion, MarkVersion, Emit, ClearRequest)
+    k.__name__: k
+    for k in (EnsureTrack, ScaleTrack, SetTraffic, RewriteVersion, MarkVersion, Emit, ClearRequest, RecordServing)
 }
 _TEXT = 4096
 
@@ -79,6 +82,8 @@ def encode(action: Action) -> IntentAction:
 
 def decode(recorded: IntentAction) -> Action:
     kind = _KINDS[recorded.kind]
+    if kind is RecordServing and recorded.entry is not None:
+        return RecordServing(entry=recorded.entry)
     fields = recorded.model_dump(exclude={"kind"}, exclude_none=True)
     if kind is MarkVersion:
         fields.setdefault("failed", False)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from rewind.api.modeldeployment import ModelDeploymentStatus, Verdict
+from rewind.api.evidence import Verdict
+from rewind.api.modeldeployment import HistoryEntry, ModelDeploymentStatus
 from rewind.api.modelversion import ModelFeatures
 
 Track = Literal["stable", "canary"]
@@ -175,10 +176,21 @@ class ClearRequest:
     annotation: str
 
 
+@dataclass(frozen=True)
+class RecordServing:
+    """Write one serving period, as it is now, into the durable serving record (a ServingRecord).
+
+    Keyed by the period's start and version: writing it again changes nothing, and a period that has
+    ended is written for the last time.
+    """
+
+    entry: HistoryEntry
+
+
 PROMOTE_ANNOTATION = "rewind.dev/promote"
 FAST_TRACK_ANNOTATION = "rewind.dev/fast-track"
 
-Action = EnsureTrack | ScaleTrack | SetTraffic | RewriteVersion | MarkVersion | Emit | ClearRequest
+Action = EnsureTrack | ScaleTrack | SetTraffic | RewriteVersion | MarkVersion | Emit | ClearRequest | RecordServing
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,14 @@ class Decision:
     actions: tuple[Action, ...]
     status: ModelDeploymentStatus
     requeue_after: float | None  # seconds until the core wants to look again; None: only on change
+    # The serving periods this decision opened or changed, for the durable record (`core.serving`):
+    # carried out after `actions`, as part of the same intent.
+    records: tuple[RecordServing, ...] = ()
+
+    @property
+    def effects(self) -> tuple[Action, ...]:
+        """Everything to carry out: the actions, then the record writes."""
+        return (*self.actions, *self.records)
 
 
 def iso(moment: datetime) -> str:

@@ -7,10 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from rewind.api.common import ConditionStatus
-from rewind.api.modeldeployment import Intent, MdPhase, ModelDeploymentSpec, ModelDeploymentStatus
+from rewind.api.modeldeployment import AnalysisMap, Intent, MdPhase, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders.replicas import replica_split
-from rewind.core import intent
-from rewind.core.model import Action, Decision, Emit, EnsureTrack, Observed, ScaleTrack, SetTraffic, iso
+from rewind.core import intent, serving
+from rewind.core.model import (
+    Action,
+    Decision,
+    Emit,
+    EnsureTrack,
+    Observed,
+    RecordServing,
+    ScaleTrack,
+    SetTraffic,
+    iso,
+)
 from rewind.core.records import condition, set_condition, trim
 
 
@@ -23,9 +33,14 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     wake: list[float] = field(default_factory=list)
     initial_phase: str | None = None
+    initial: ModelDeploymentStatus | None = None
+    analyses: dict[str, AnalysisMap] = field(default_factory=dict)  # each version's latest, for the record
+    records: list[RecordServing] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.initial_phase = self.status.phase
+        self.initial = self.status
+        self._keep_analyses(self.status.bake, self.status.canary)
 
     @property
     def stamp(self) -> str:
@@ -33,6 +48,13 @@ class Plan:
 
     def update(self, **changes: Any) -> None:
         self.status = self.status.model_copy(update=changes)
+        self._keep_analyses(changes.get("bake"), changes.get("canary"))
+
+    def _keep_analyses(self, *states: Any) -> None:
+        """Each version's latest analysis: what a rollback or promotion that clears it was decided on."""
+        for state in states:
+            if state is not None and state.analysis:
+                self.analyses[state.version] = state.analysis
 
     def act(self, *actions: Action) -> None:
         self.actions.extend(actions)
@@ -98,6 +120,16 @@ class Plan:
         if phase != "Blocked":
             self.condition("Blocked", "False", "Unblocked", "")
 
+    def _record(self) -> None:
+        """The periods this decision opened or changed go to the durable record (before any is trimmed)."""
+        before = (self.initial.history if self.initial is not None else None) or []
+        after = serving.weighed(self.status.history or [], self.status, self.stamp)
+        after = serving.with_evidence(before, after, self.analyses)
+        self.records = serving.records(before, after)
+        kept = serving.kept_in_status(after)
+        if kept != (self.status.history or []):
+            self.update(history=kept)
+
     def decision(self) -> Decision:
         before, after = self.initial_phase, self.status.phase
         if after == "Paused" and before != "Paused":
@@ -105,9 +137,12 @@ class Plan:
         elif before == "Paused" and after in ("Progressing", "Healthy"):
             self.act(Emit("Normal", "Resumed", self.status.message or "rollout resumed"))
         self.update(observed_generation=self.observed.generation)
+        self._record()
         if self.status.history:
             self.update(history=trim(self.status.history, self.spec.revision_history_limit))
-        if intent.has_effects(self.actions):  # a transition: counted, its Events named by the count
+        if intent.has_effects([*self.actions, *self.records]):  # a transition: counted, its Events named by the count
             self.update(intent=Intent(serial=intent.serial(self.status) + 1))
         wake = min(self.wake) if self.wake else None
-        return Decision(actions=tuple(self.actions), status=self.status, requeue_after=wake)
+        return Decision(
+            actions=tuple(self.actions), status=self.status, requeue_after=wake, records=tuple(self.records)
+        )

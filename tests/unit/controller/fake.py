@@ -51,6 +51,17 @@ def merge(target: Any, patch: Any) -> Any:
     return out
 
 
+def _selected(obj: dict[str, Any], selector: str) -> bool:
+    """The label selectors the controller sends: `key=value` and `key in (a,b)`, comma-joined."""
+    labels = obj["metadata"].get("labels") or {}
+    if not selector:
+        return True
+    if " in (" in selector:
+        key, _, values = selector.partition(" in (")
+        return labels.get(key) in values.rstrip(")").split(",")
+    return all(labels.get(k) == v for k, _, v in (part.partition("=") for part in selector.split(",")))
+
+
 class Killed(BaseException):
     """The operator process dies (kill -9) at this request: it is not sent, and nothing after it runs."""
 
@@ -187,9 +198,41 @@ class FakeCluster:
     def get_namespaced_custom_object(self, group: str, version: str, namespace: str, plural: str, name: str) -> Any:
         return self._read(plural, namespace, name)
 
-    def list_namespaced_custom_object(self, group: str, version: str, namespace: str, plural: str) -> Any:
+    def list_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, label_selector: str = "", **_: Any
+    ) -> Any:
         self._record("list", plural, "")
-        return {"items": [copy.deepcopy(o) for (r, ns, _), o in self.objects.items() if (r, ns) == (plural, namespace)]}
+        items = [copy.deepcopy(o) for (r, ns, _), o in self.objects.items() if (r, ns) == (plural, namespace)]
+        return {"items": [o for o in items if _selected(o, label_selector)]}
+
+    def list_cluster_custom_object(self, group: str, version: str, plural: str, **_: Any) -> Any:
+        self._record("list", plural, "")
+        items = [copy.deepcopy(o) for (r, _, _), o in self.objects.items() if r == plural]
+        return {"metadata": {"resourceVersion": str(next(self._rv))}, "items": items}
+
+    def create_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, body: Any, **_: Any
+    ) -> Any:
+        name = body["metadata"]["name"]
+        self._record("create", plural, name)
+        if (plural, namespace, name) in self.objects:
+            raise _error(409, f'{plural} "{name}" already exists')
+        obj = self.stamp(copy.deepcopy(body))
+        self.objects[(plural, namespace, name)] = obj
+        return copy.deepcopy(obj)
+
+    def delete_namespaced_custom_object(  # noqa: PLR0917 (the client's signature)
+        self, group: str, version: str, namespace: str, plural: str, name: str, body: Any = None, **_: Any
+    ) -> Any:
+        self._record("delete", plural, name)
+        obj = self.objects.get((plural, namespace, name))
+        if obj is None:
+            raise _error(404, f'{plural} "{name}" not found')
+        wanted = getattr(getattr(body, "preconditions", None), "resource_version", None)
+        if wanted is not None and obj["metadata"]["resourceVersion"] != wanted:
+            raise _error(409, "the resourceVersion in the precondition does not match")
+        del self.objects[(plural, namespace, name)]
+        return {}
 
     def patch_namespaced_custom_object(  # noqa: PLR0917 (the client's signature)
         self, group: str, version: str, namespace: str, plural: str, name: str, body: Any, **kw: Any

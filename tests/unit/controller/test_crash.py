@@ -123,6 +123,12 @@ def _outcome(h: Harness) -> dict[str, Any]:
             for (r, _, name), o in h.cluster.objects.items()
             if r == "modelversions"
         },
+        # The durable record: every period written once, as it ended (its object's writes times aside).
+        "records": {
+            name: (o["spec"]["entries"], o["spec"].get("versions"), o["metadata"].get("ownerReferences"))
+            for (r, _, name), o in h.cluster.objects.items()
+            if r == "servingrecords"
+        },
     }
 
 
@@ -140,6 +146,7 @@ def _writes(setup: Callable[[Harness], None]) -> tuple[dict[str, Any], int]:
 def _kill_everywhere(setup: Callable[[Harness], None]) -> None:
     reference, total = _writes(setup)
     assert total > 10
+    assert reference["records"], "the rollout was recorded"
     for n in range(1, total + 1):
         outcome = _outcome(_run(_kill_at(n), setup=setup))
         for key, want in reference.items():
@@ -209,7 +216,7 @@ def test_until_its_actions_are_done_a_transition_shows_only_as_an_intent() -> No
         h.tick("fraud")
     status = _status(h)
     assert set(status) == {"intent"}, "no phase, no history, no observedGeneration yet"
-    assert [a["kind"] for a in status["intent"]["actions"]] == ["Emit", "EnsureTrack"]
+    assert [a["kind"] for a in status["intent"]["actions"]] == ["Emit", "EnsureTrack", "RecordServing"]
     assert status["intent"]["status"]["phase"] == "Progressing"
     assert h.cluster.events == []
 

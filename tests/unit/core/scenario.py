@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
+from rewind.api.modeldeployment import HistoryEntry, ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.api.modelversion import ModelFeatures
 from rewind.core import checks, intent, rollout
 from rewind.core.checks import AnalysisRequest
@@ -32,6 +32,7 @@ from rewind.core.model import (
     MarkVersion,
     Observed,
     PodView,
+    RecordServing,
     RewriteVersion,
     ScaleTrack,
     SetTraffic,
@@ -161,6 +162,9 @@ class World:
     # is killed after carrying out k of its actions (and before the status write that follows them).
     fault: tuple[str, int] | None = None
     posted: set[str] = field(default_factory=set)  # names of the Events posted with an intent's serial
+    # The durable serving record as the API server would hold it: each period by its key, as last written.
+    record: dict[str, HistoryEntry] = field(default_factory=dict)
+    record_writes: list[HistoryEntry] = field(default_factory=list)
 
     # -- the controller's loop ---------------------------------------------------------------------
 
@@ -200,12 +204,12 @@ class World:
             self.fault = None
         else:
             fault = None
-        transition = intent.begin(self.status, decision.status, decision.actions)
+        transition = intent.begin(self.status, decision.status, decision.effects)
         if transition is None:  # act, then write status
             if fault is not None and fault[0] == "crash":
-                self.carry_out(decision.actions[: fault[1]])
+                self.carry_out(decision.effects[: fault[1]])
                 return
-            self.carry_out(decision.actions)
+            self.carry_out(decision.effects)
             if fault is None:
                 self.persist(decision.status)
             return
@@ -244,6 +248,11 @@ class World:
                     self.versions[action.version] = replace(info, failed=True)
             elif isinstance(action, ClearRequest):
                 self.annotations.pop(action.annotation, None)
+            elif isinstance(action, RecordServing):
+                kept = self.record.get(action.entry.key)
+                assert kept is None or kept.to is None or kept == action.entry, "an ended period never changes"
+                self.record[action.entry.key] = action.entry
+                self.record_writes.append(action.entry)
             elif isinstance(action, SetTraffic):
                 if not self.traffic or self.traffic[-1] != action.canary_weight:
                     self.traffic.append(action.canary_weight)  # route weight changes, as the HTTPRoute sees them
