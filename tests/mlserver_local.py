@@ -33,9 +33,10 @@ CACHE = Path(
 MODEL = "fraud-detector"
 
 
-def venv() -> Path:
-    """The cached venv with MLServer and its scikit-learn runtime; built on first use (under a lock)."""
-    key = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[:12]
+def venv(*extra: str) -> Path:
+    """The cached venv with MLServer and its scikit-learn runtime, plus the requirements `extra` (e.g. an
+    MLflow client to log models with the image's scikit-learn); built on first use, under a lock."""
+    key = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.version.encode() + "\n".join(extra).encode()).hexdigest()[:12]
     path = CACHE / f"mlserver-venv-{key}"
     CACHE.mkdir(parents=True, exist_ok=True)
     with (CACHE / f"mlserver-venv-{key}.lock").open("w") as lock:
@@ -44,7 +45,7 @@ def venv() -> Path:
             shutil.rmtree(path, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
             pip = [str(path / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
-            subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
+            subprocess.run([*pip, "-r", str(REQUIREMENTS), *extra], check=True)
             (path / ".complete").touch()
     return path
 
