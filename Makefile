@@ -11,7 +11,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv crds crds-check lint test test-unit test-e2e testenv cluster-up cluster-down demo bench clean \
 	chart-lint golden chart-docs kind-e2e bench-rollback bench-scale test-node images \
-	test-runtime
+	test-runtime bench-headers
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ demo: $(STAMP) testenv ## bring everything up and show a bad model version being
 
 bench: $(STAMP) ## benchmarks of the decision core (numbers, not pass/fail)
 	$(BIN)/python bench/bench_core.py
+
+bench-headers: $(STAMP) ## what naming the model on every response costs: MLServer with and without Rewind's wrapper
+	$(BIN)/python bench/bench_headers.py
 
 bench-rollback: $(STAMP) testenv ## time automatic rollbacks on a local control plane (numbers, not pass/fail)
 	$(BIN)/python bench/bench_rollback.py
