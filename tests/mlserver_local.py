@@ -59,9 +59,23 @@ def train(out: Path) -> Path:
     return Path(json.loads(done.stdout)["versions"]["1.1.0"]["path"])
 
 
+def python(*lines: str, args: list[str], extra: tuple[str, ...] = ()) -> str:
+    """Run a script in the venv (with `extra` requirements); its stdout, or RuntimeError with its stderr."""
+    done = subprocess.run(
+        [str(venv(*extra) / "bin" / "python"), "-c", "\n".join(lines), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return done.stdout
+
+
 @dataclass(frozen=True)
 class Server:
     url: str
+    grpc: str  # host:port of MLServer's gRPC endpoint
     model: str = MODEL
 
     def infer_url(self) -> str:
@@ -94,7 +108,7 @@ def serve(workdir: Path, artifact: Path, *, tagged: bool, version: str = "1.1.0"
     it, exactly as rewind.builders.tagging sets it."""
     models = workdir / ("models-tagged" if tagged else "models-plain")
     models.mkdir(parents=True, exist_ok=True)
-    http = free_port()
+    http, grpc = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("MLSERVER_", "REWIND_"))},
         "MLSERVER_MODEL_NAME": MODEL,
@@ -102,7 +116,7 @@ def serve(workdir: Path, artifact: Path, *, tagged: bool, version: str = "1.1.0"
         "MLSERVER_MODEL_IMPLEMENTATION": "mlserver_sklearn.SKLearnModel",
         "MLSERVER_PARALLEL_WORKERS": "0",
         "MLSERVER_HTTP_PORT": str(http),
-        "MLSERVER_GRPC_PORT": str(free_port()),
+        "MLSERVER_GRPC_PORT": str(grpc),
         "MLSERVER_METRICS_PORT": str(free_port()),
         "MLSERVER_METRICS_DIR": str(workdir),
         "MLSERVER_ENVIRONMENTS_DIR": str(workdir / "envs"),
@@ -129,7 +143,7 @@ def serve(workdir: Path, artifact: Path, *, tagged: bool, version: str = "1.1.0"
     url = f"http://127.0.0.1:{http}"
     try:
         _wait_ready(process, url, Path(log.name), timeout=120)
-        yield Server(url=url)
+        yield Server(url=url, grpc=f"127.0.0.1:{grpc}")
     finally:
         process.terminate()
         try:

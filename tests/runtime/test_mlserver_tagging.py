@@ -50,6 +50,26 @@ def test_every_response_carries_version_and_digest_in_headers_and_body(server: m
         assert body["outputs"][0]["shape"] == [rows, 1]  # the implementation's own answer, untouched
 
 
+GRPC_CLIENT = (
+    "import json, sys, grpc",
+    "from mlserver.grpc import dataplane_pb2 as pb, dataplane_pb2_grpc as rpc",
+    "tensor = pb.ModelInferRequest.InferInputTensor(name='transaction', datatype='FP32', shape=[1, 4],",
+    "    contents=pb.InferTensorContents(fp32_contents=[120.5, 0.3, 14.0, 3.2]))",
+    "stub = rpc.GRPCInferenceServiceStub(grpc.insecure_channel(sys.argv[1]))",
+    "response, call = stub.ModelInfer.with_call(pb.ModelInferRequest(model_name=sys.argv[2], inputs=[tensor]))",
+    "print(json.dumps({'model_version': response.model_version, 'trailing': dict(call.trailing_metadata()),",
+    "    'parameters': {k: v.string_param for k, v in response.parameters.items()}}))",
+)
+
+
+def test_grpc_answers_carry_them_too_as_trailing_metadata(server: mlserver_local.Server) -> None:
+    answer = json.loads(mlserver_local.python(*GRPC_CLIENT, args=[server.grpc, server.model]))
+    assert answer["model_version"] == VERSION
+    assert answer["trailing"]["x-rewind-model-version"] == VERSION
+    assert answer["trailing"]["x-rewind-model-digest"] == DIGEST
+    assert answer["parameters"]["rewind_model_digest"] == DIGEST
+
+
 def test_the_implementation_still_answers_its_metadata(server: mlserver_local.Server) -> None:
     with urllib.request.urlopen(f"{server.url}/v2/models/{server.model}", timeout=10) as resp:
         assert json.load(resp)["name"] == server.model
