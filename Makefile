@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: help venv crds crds-check lint test test-unit test-e2e testenv cluster-up cluster-down demo bench clean \
-	chart-lint golden chart-docs kind-e2e bench-rollback bench-scale bench-records test-node images
+	chart-lint golden chart-docs kind-e2e bench-rollback bench-scale bench-records test-node images \
+	test-runtime bench-headers
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,7 +48,10 @@ test-e2e: $(STAMP) testenv ## the e2e tier against a real control plane and Prom
 test-node: $(STAMP) testenv ## the node tier: a real node, real pods from images built here (one per machine)
 	$(PYTEST) tests/node -m node -q
 
-test: testenv lint test-unit test-e2e test-node demo ## the whole suite and the demo, as CI runs it
+test-runtime: $(STAMP) ## Rewind's code inside a real MLServer on loopback (a cached venv of the image's pins)
+	$(PYTEST) tests/runtime -m runtime -q
+
+test: testenv lint test-unit test-runtime test-e2e test-node demo ## the whole suite and the demo, as CI runs it
 
 chart-lint: $(STAMP) testenv ## helm lint, golden `helm template` output, values schema, chart README drift
 	$(PYTEST) tests/unit/test_chart.py -q
@@ -75,6 +79,9 @@ demo: $(STAMP) testenv ## bring everything up and show a bad model version being
 
 bench: $(STAMP) ## benchmarks of the decision core (numbers, not pass/fail)
 	$(BIN)/python bench/bench_core.py
+
+bench-headers: $(STAMP) ## what naming the model on every response costs: MLServer with and without Rewind's wrapper
+	$(BIN)/python bench/bench_headers.py
 
 bench-rollback: $(STAMP) testenv ## time automatic rollbacks on a local control plane (numbers, not pass/fail)
 	$(BIN)/python bench/bench_rollback.py

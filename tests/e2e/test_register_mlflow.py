@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +25,8 @@ import yaml
 
 from rewind.artifact import archive, fetch
 from rewind.cli.main import main
+from tests import mlflow_local
+from tests.e2e.support import free_port
 from tests.e2e.world import GROUP, VERSION, World
 
 PINNED = "docker.io/seldonio/mlserver@sha256:" + "c" * 64
@@ -37,45 +35,10 @@ OLD_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
 REPO = "https://github.com/acme/fraud-training.git"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
-    mlflow_bin = Path(sys.executable).parent / "mlflow"
-    log = (root / "server.log").open("w")
-    server = subprocess.Popen(
-        [
-            *(str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-            *("--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}"),
-            *("--default-artifact-root", (root / "artifacts").as_uri(), "--no-serve-artifacts"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            os.killpg(server.pid, signal.SIGTERM)
-            pytest.fail(f"mlflow server did not come up:\n{(root / 'server.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield uri
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
-    log.close()
+    with mlflow_local.tracking_server(tmp_path_factory.mktemp("mlflow")) as uri:
+        yield uri
 
 
 @dataclass(frozen=True)
@@ -213,7 +176,7 @@ def test_unknown_models_and_a_missing_tracking_server_are_one_sentence(
     assert code == 1
     assert "expected models:/NAME/VERSION or models:/NAME@ALIAS" in err
     # A fresh process: this one's MLflow client is bound to the fixture's server by mlflow.set_tracking_uri.
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_free_port()}"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"}
     env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"  # else MLflow's client retries for minutes
     argv = [sys.executable, "-m", "rewind.cli.main", "register", "--from", "models:/fraud@champion"]
     done = subprocess.run(

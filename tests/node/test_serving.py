@@ -12,13 +12,14 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from rewind.api.digest import content_digest
 from tests.e2e.support import wait_for
 from tests.node import stack
 
@@ -43,10 +44,12 @@ ERROR_RATE = (
 
 @dataclass
 class Traffic:
-    """Requests to the Service's ClusterIP in a thread; counts (HTTP status, model_version) answers."""
+    """Requests to the Service's ClusterIP in a thread; counts the answers as `probe` sees them (by default
+    (HTTP status, model_version))."""
 
     url: str
-    seen: Counter[tuple[int, str | None]] = field(default_factory=Counter)
+    probe: Callable[[str], Any] | None = None
+    seen: Counter[Any] = field(default_factory=Counter)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -62,7 +65,7 @@ class Traffic:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.seen[infer(self.url)] += 1
+            self.seen[(self.probe or infer)(self.url)] += 1
             self._stop.wait(0.05)
 
 
@@ -81,6 +84,45 @@ def infer(url: str) -> tuple[int, str | None]:
         return exc.code, None
     except OSError:
         return 0, None
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """How one answer names its model: the body's model_version and the Rewind headers and parameters."""
+
+    status: int
+    body_version: str | None
+    header_version: str | None
+    header_digest: str | None
+    parameter_digest: str | None
+
+
+def tagged(url: str, *, model: str = stack.MODEL) -> Tagged:
+    body = {"inputs": [{"name": "transaction", "shape": [1, 4], "datatype": "FP32", "data": FEATURES}]}
+    request = urllib.request.Request(
+        f"{url}/v2/models/{model}/infer",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        answer = json.load(resp)
+        return Tagged(
+            status=resp.status,
+            body_version=answer.get("model_version"),
+            header_version=resp.headers.get("x-rewind-model-version"),
+            header_digest=resp.headers.get("x-rewind-model-digest"),
+            parameter_digest=(answer.get("parameters") or {}).get("rewind_model_digest"),
+        )
+
+
+def tagged_or_failed(url: str) -> Tagged:
+    try:
+        return tagged(url)
+    except urllib.error.HTTPError as exc:
+        return Tagged(exc.code, None, None, None, None)
+    except OSError:
+        return Tagged(0, None, None, None, None)
 
 
 @dataclass
@@ -107,6 +149,12 @@ class Deployment:
             GROUP, VERSION, self.namespace, "modelversions", f"{stack.MODEL}-{version}"
         )
         return str((mv.get("status") or {}).get("phase", ""))
+
+    def content_digest(self, version: str) -> str:
+        mv = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, "modelversions", f"{stack.MODEL}-{version}"
+        )
+        return content_digest(mv["spec"])
 
     def set_version(self, version: str) -> None:
         self.custom.patch_namespaced_custom_object(
@@ -223,6 +271,14 @@ def test_requests_are_answered_by_the_version_that_serves(serving: Deployment) -
     assert answers == Counter({(200, "1.1.0"): 20})
 
 
+def test_every_answer_of_stable_names_its_version_and_digest(serving: Deployment) -> None:
+    digest = serving.content_digest("1.1.0")
+    expected = Tagged(200, "1.1.0", "1.1.0", digest, digest)
+    assert Counter(tagged(serving.url) for _ in range(10)) == Counter({expected: 10})
+    (pod,) = serving.pods("stable")
+    assert pod.metadata.annotations["rewind.dev/content-digest"] == digest
+
+
 def test_serving_pods_run_non_root_on_a_read_only_root(serving: Deployment, node_cluster: stack.Cluster) -> None:
     (pod,) = serving.pods("stable")
     assert pod.status.phase == "Running"
@@ -268,3 +324,39 @@ def test_a_bad_version_is_rolled_back_on_the_metrics_real_pods_export(
     )
     assert failures, "Prometheus saw no failures from the canary's pods"
     wait_for(lambda: infer(serving.url) == (200, "1.1.0"), timeout=30, what="1.1.0 answers again")
+
+
+def test_mid_canary_every_answer_names_the_version_that_gave_it(
+    serving: Deployment, node_cluster: stack.Cluster, model_store: stack.Store
+) -> None:
+    """A good canary (1.1.0's artifact as 1.2.0): while both tracks serve behind the one Service, every
+    answer carries the version and content digest of the track that gave it; promoted, only 1.2.0's.
+    Runs last: it moves stable to 1.2.0."""
+    mv = stack.model_version(model_store, node_cluster, "1.1.0")
+    mv["metadata"]["name"] = f"{stack.MODEL}-1.2.0"
+    mv["spec"]["version"] = "1.2.0"
+    serving.custom.create_namespaced_custom_object(GROUP, VERSION, serving.namespace, "modelversions", mv)
+    old_digest, new_digest = serving.content_digest("1.1.0"), serving.content_digest("1.2.0")
+    assert old_digest != new_digest
+    old = Tagged(200, "1.1.0", "1.1.0", old_digest, old_digest)
+    new = Tagged(200, "1.2.0", "1.2.0", new_digest, new_digest)
+    with Traffic(serving.url, probe=tagged_or_failed) as traffic:
+        serving.set_version("1.2.0")
+        wait_for(
+            lambda: traffic.seen[old] >= 5 and traffic.seen[new] >= 5,
+            timeout=240,
+            what="answers of both tracks, each naming its version",
+            every=0.5,
+        )
+        assert (serving.status().get("canary") or {}).get("version") == "1.2.0", serving.status()  # mid-canary
+        serving.wait(
+            "1.2.0 promoted", lambda s, _: s.get("phase") == "Healthy" and s.get("stableVersion") == "1.2.0", 300
+        )
+    # Every answer that came back names exactly the version and digest that gave it (a request cut off by
+    # a canary pod going away at promotion has no body to name anything).
+    assert {a for a in traffic.seen if a.status == 200} == {old, new}, traffic.seen
+    wait_for(
+        lambda: Counter(tagged(serving.url) for _ in range(5)) == Counter({new: 5}),
+        timeout=60,
+        what="only 1.2.0 answers, tagged",
+    )

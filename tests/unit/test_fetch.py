@@ -164,3 +164,16 @@ def test_module_runs_as_a_script(artifact: Path, tmp_path: Path) -> None:
 
 def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_tagging_module_is_written_only_after_the_artifact_verified(artifact: Path, tmp_path: Path) -> None:
+    hook = tmp_path / "rewind_mlserver.py"
+    argv = ["--uri", artifact.as_uri(), "--dest", str(tmp_path / "model"), "--tagging-module", str(hook)]
+    assert fetch.main([*argv, "--digest", BAD]) == 1
+    assert not hook.exists()
+    assert fetch.main([*argv, "--digest", GOOD]) == 0
+    source = Path(fetch.__file__).parents[1] / "runtimes" / "mlserver.py"
+    assert hook.read_bytes() == source.read_bytes()
+    assert hook.stat().st_mode & 0o777 == 0o644
+    assert fetch.main([*argv, "--digest", GOOD]) == 0  # a restarted init step rewrites it in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "rewind_mlserver.py", "src"]  # no leftovers

@@ -29,7 +29,8 @@ archive is unpacked at PATH, which becomes a directory (files 0644), with the di
 in `.PATH.sha256`; the archive itself is not kept. The download streams through sha256 into a temporary
 file next to PATH, which is renamed onto PATH only after the digest matched, so PATH never holds
 unverified bytes. If PATH already holds the right bytes (an init container restarted in the same pod),
-nothing is downloaded.
+nothing is downloaded. With `--tagging-module PATH` the step also writes Rewind's MLServer wrapper at PATH
+once the artifact is in place (rewind.artifact.tagging), so that every response names its model.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from rewind.artifact import archive
+from rewind.artifact import archive, tagging
 
 CHUNK = 1024 * 1024
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -375,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--unpack", action="store_true", help="the artifact is a directory model's canonical archive: unpack at --dest"
     )
+    parser.add_argument(
+        "--tagging-module", type=Path, help="also write Rewind's MLServer response-tagging wrapper here"
+    )
     parser.add_argument("--timeout", type=_seconds_arg, default=60.0, help="timeout of each network read (s)")
     parser.add_argument(
         "--max-bytes", type=_size_arg, default=DEFAULT_MAX_BYTES, help="largest artifact accepted (e.g. 20Gi)"
@@ -395,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             deadline=args.deadline,
             unpack=args.unpack,
         )
+        if args.tagging_module is not None:
+            tagging.install(args.tagging_module)
     except DigestMismatchError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ from typing import Any
 
 from rewind.api.modeldeployment import ModelDeploymentSpec
 from rewind.api.modelversion import ModelVersionSpec
-from rewind.builders import names
+from rewind.builders import names, tagging
 from rewind.builders.httproute import httproute_backend_patch
 from rewind.builders.replicas import replica_split
 
@@ -65,13 +65,13 @@ def _resources(mv: ModelVersionSpec, spec: ModelDeploymentSpec) -> dict[str, Any
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _env(*, mv: ModelVersionSpec, md_name: str, track: str) -> list[dict[str, Any]]:
+def _env(*, mv: ModelVersionSpec, md_name: str, track: str, content_digest: str) -> list[dict[str, Any]]:
     ours = {
         "MODEL_PATH": MODEL_PATH,
         "REWIND_MODEL": mv.model,
-        "REWIND_VERSION": mv.version,
         "REWIND_TRACK": track,
         "REWIND_DEPLOYMENT": md_name,
+        **tagging.env(mv, content_digest=content_digest, models_dir=MODELS_DIR),
     }
     # Ours win: a runtime env entry with the same name would lie about what is served.
     theirs = [e.wire() for e in mv.runtime.env or [] if e.name not in ours]
@@ -100,10 +100,12 @@ def deployment(
     - An init container `fetch-artifact` runs `fetcher_image` and downloads and verifies the artifact into
       the emptyDir volume `model` (at /models/model, mode 0644), within FETCH_MAX_BYTES and
       FETCH_DEADLINE_SECONDS; an artifact packaged as a `Directory` is unpacked there as a directory
-      (`--unpack`). The whole argv is in `command`, not `args`, because
-      the operator image's ENTRYPOINT is the operator itself.
+      (`--unpack`). For an MLServer started on /models it also writes Rewind's response-tagging wrapper
+      there (`--tagging-module`, see rewind.builders.tagging). The whole argv is in `command`, not
+      `args`, because the operator image's ENTRYPOINT is the operator itself.
     - The container `model` runs the runtime with `mv.runtime.args`, its env plus MODEL_PATH,
-      REWIND_MODEL, REWIND_VERSION, REWIND_TRACK and REWIND_DEPLOYMENT (ours win on a name clash), port
+      REWIND_MODEL, REWIND_VERSION, REWIND_CONTENT_DIGEST, REWIND_TRACK and REWIND_DEPLOYMENT (ours win
+      on a name clash; for MLServer also the wrapper's MLSERVER_MODEL_IMPLEMENTATION), port
       `http`, a tcpSocket readiness probe, and /models mounted read-only.
     - Resources: `spec.podTemplate.resources` replaces `mv.runtime.resources` as a whole when given (no
       key-by-key merge, which could pair a request with a smaller limit). Quantities become strings.
@@ -122,6 +124,7 @@ def deployment(
     annotations[names.CONTENT_DIGEST_ANNOTATION] = content_digest
     annotations[names.VERSION_ANNOTATION] = mv.version
 
+    hook = tagging.module_path(mv, models_dir=MODELS_DIR)
     fetch = {
         "name": FETCH_CONTAINER,
         "image": fetcher_image,
@@ -130,6 +133,7 @@ def deployment(
             *("--uri", mv.artifact.uri, "--digest", mv.artifact.digest, "--dest", MODEL_PATH),
             *("--max-bytes", FETCH_MAX_BYTES, "--deadline", str(FETCH_DEADLINE_SECONDS)),
             *(("--unpack",) if mv.artifact.packaging == "Directory" else ()),
+            *(("--tagging-module", hook) if hook else ()),
         ],
         "volumeMounts": [
             {"name": MODEL_VOLUME, "mountPath": MODELS_DIR},
@@ -142,7 +146,7 @@ def deployment(
     runtime: dict[str, Any] = {
         "name": RUNTIME_CONTAINER,
         "image": mv.runtime.image,
-        "env": _env(mv=mv, md_name=md_name, track=track),
+        "env": _env(mv=mv, md_name=md_name, track=track, content_digest=content_digest),
         "ports": [{"name": PORT_NAME, "containerPort": mv.runtime.port, "protocol": "TCP"}],
         "readinessProbe": {"tcpSocket": {"port": PORT_NAME}, "periodSeconds": 5},
         "volumeMounts": [

@@ -18,6 +18,9 @@ from rewind.cli.errors import CliError
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 MLSERVER_MLFLOW_ENV = {"MLSERVER_MODEL_IMPLEMENTATION": "mlserver_mlflow.MLflowRuntime"}
+# How an MLServer runtime starts on the folder the init step fills; also what lets the operator wrap it so
+# that every response names its model (rewind.builders.tagging). The image's own CMD may name another one.
+MLSERVER_ARGS = ["mlserver", "start", "/models"]
 Packaging = Literal["File", "Directory"]
 
 
@@ -124,7 +127,8 @@ def spec(
     The model's input schema, when known, is recorded in `lineage.inputSchema`; with `features` it is
     also the feature definitions, so the skew guard and `diff` see the features the model expects. An
     artifact in the `mlflow` format gets MLServer's MLflow runtime unless `env` says otherwise, and every
-    MLServer setting that names the model (its URI, name and version) unless given.
+    MLServer setting that names the model (its URI, name and version) unless given. A runtime whose env
+    names an MLServer implementation starts as `mlserver start /models` (MLSERVER_ARGS).
     """
     lineage = lineage or Lineage()
     runtime_env = {**(MLSERVER_MLFLOW_ENV if artifact.format == "mlflow" else {}), **(env or {})}
@@ -143,6 +147,7 @@ def spec(
         },
         "runtime": {
             "image": runtime_image,
+            "args": list(MLSERVER_ARGS) if "MLSERVER_MODEL_IMPLEMENTATION" in runtime_env else None,
             "port": port,
             "env": [{"name": k, "value": v} for k, v in runtime_env.items()] or None,
         },

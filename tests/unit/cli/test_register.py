@@ -380,6 +380,7 @@ def test_mlflow_format_gets_mlservers_mlflow_runtime_and_the_input_schema_as_fea
         "MLSERVER_MODEL_URI": "/models/model",
         "MLSERVER_MODEL_VERSION": "3.0.0",
     }
+    assert spec["runtime"]["args"] == ["mlserver", "start", "/models"]  # where the wrapper that tags answers loads
     assert spec["features"]["definitions"] == spec["lineage"]["inputSchema"] == [{"name": "amount", "dtype": "double"}]
     assert spec["lineage"]["codeCommit"] == "a" * 40
     assert "codeRepository" not in spec["lineage"]
