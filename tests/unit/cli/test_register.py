@@ -19,6 +19,7 @@ from rich.console import Console
 
 from rewind.api.modelversion import ModelVersionSpec
 from rewind.artifact import archive, fetch
+from rewind.artifact import source as artifact_source
 from rewind.cli import kube, registration, render, sources, verbs_register
 from rewind.cli.errors import CliError
 from rewind.cli.main import build_parser, main
@@ -185,7 +186,7 @@ def test_s3_without_boto3_says_which_extra_to_install(monkeypatch: pytest.Monkey
     def missing(name: str, **_: object) -> None:
         raise fetch.FetchError(f"{name} is required for s3:// artifacts and is not installed in the fetcher image")
 
-    monkeypatch.setattr(fetch, "_optional_module", lambda name, package, scheme: missing(package))
+    monkeypatch.setattr(artifact_source, "_optional_module", lambda name, package, scheme: missing(package))
     with pytest.raises(
         CliError,
         match=r"boto3 is required for s3:// artifacts and is not installed \(pip install 'rewind-operator\[s3\]'\)",
