@@ -29,6 +29,10 @@ SERVICE_PORT = 80
 # whole download may take before the container fails (exit 2) and the kubelet retries with back-off.
 FETCH_MAX_BYTES = "20Gi"
 FETCH_DEADLINE_SECONDS = 1800
+# A serving pod that is told to stop keeps serving this long first: kube-proxy and the Service's
+# endpoints stop sending it requests a moment after it is marked terminating, not at once (a scale-down
+# after a rollback would otherwise fail the requests already on their way to it).
+DRAIN_SECONDS = 5
 
 _CONTAINER_SECURITY = {
     "runAsNonRoot": True,
@@ -106,7 +110,9 @@ def deployment(
     - The container `model` runs the runtime with `mv.runtime.args`, its env plus MODEL_PATH,
       REWIND_MODEL, REWIND_VERSION, REWIND_CONTENT_DIGEST, REWIND_TRACK and REWIND_DEPLOYMENT (ours win
       on a name clash; for MLServer also the wrapper's MLSERVER_MODEL_IMPLEMENTATION), port
-      `http`, a tcpSocket readiness probe, and /models mounted read-only.
+      `http`, a tcpSocket readiness probe, /models mounted read-only, and a preStop sleep of
+      DRAIN_SECONDS (the kubelet's own sleep action: nothing needed in the image) so that a pod being
+      stopped keeps answering until the endpoints stop sending it requests.
     - Resources: `spec.podTemplate.resources` replaces `mv.runtime.resources` as a whole when given (no
       key-by-key merge, which could pair a request with a smaller limit). Quantities become strings.
     - Both containers run as non-root on a read-only root filesystem, without privilege escalation or
@@ -149,6 +155,7 @@ def deployment(
         "env": _env(mv=mv, md_name=md_name, track=track, content_digest=content_digest),
         "ports": [{"name": PORT_NAME, "containerPort": mv.runtime.port, "protocol": "TCP"}],
         "readinessProbe": {"tcpSocket": {"port": PORT_NAME}, "periodSeconds": 5},
+        "lifecycle": {"preStop": {"sleep": {"seconds": DRAIN_SECONDS}}},
         "volumeMounts": [
             {"name": MODEL_VOLUME, "mountPath": MODELS_DIR, "readOnly": True},
             {"name": TMP_VOLUME, "mountPath": TMP_DIR},

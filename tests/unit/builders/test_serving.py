@@ -153,6 +153,7 @@ def test_runtime_container() -> None:
     assert model["args"] == ["--workers", "2"]
     assert model["ports"] == [{"name": "http", "containerPort": 9000, "protocol": "TCP"}]
     assert model["readinessProbe"]["tcpSocket"] == {"port": "http"}
+    assert model["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}, "drains before it stops"
     assert model["volumeMounts"] == [
         {"name": "model", "mountPath": "/models", "readOnly": True},
         {"name": "tmp", "mountPath": "/tmp"},
