@@ -18,6 +18,9 @@ from rewind.controller import metrics
 GROUP, VERSION = "rewind.dev", "v1alpha1"
 MD_PLURAL, MV_PLURAL = "modeldeployments", "modelversions"
 REQUEST_TIMEOUT = 10.0  # seconds; a hung API server must not hold a worker forever
+# Connections kept open: every worker and every watch holds one at a time. The client's default (five
+# per core) is fewer than that on a small node, and each connection beyond it is a new TLS handshake.
+POOL_SIZE = 64
 
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
@@ -64,6 +67,7 @@ class Kube:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except config.ConfigException:
             config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        configuration.connection_pool_maxsize = POOL_SIZE
         api = CountingApiClient(configuration)
         api.timeout = timeout
         return cls.over(api)
