@@ -6,8 +6,9 @@ Run with `make bench-scale` (needs `make testenv`). Sizes from `--sizes` or REWI
 1. N ModelDeployments (1 replica, one canary metric: `vector(0)`, so every check passes), each with
    its own model of 3 ModelVersions, 100 per namespace, created while the operator is stopped.
 2. Cold start: the operator starts; time until every deployment is Healthy, the operator's CPU seconds
-   and RSS, and the API requests its client sent (total and writes, its lists and watches included;
-   the API server's own request counter is shown beside it in the idle window).
+   and RSS, its ticks (per deployment, and CPU per tick), and the API requests its client sent (total
+   and writes, its lists and watches included; the writes per deployment by verb and resource are
+   printed; the API server's own request counter is shown beside it in the idle window).
 3. Idle: a window (`--idle` seconds) with nothing changing: the operator's requests/s, CPU seconds and
    the API server's requests/s (everything: the control plane's own controllers included; the same
    window before the operator ever started is the baseline).
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +144,21 @@ def _requests(op: Operator) -> tuple[float, float]:
     return total, total - reads
 
 
+def _breakdown(op: Operator, n: int) -> str:
+    """The writes per deployment, by verb and resource (`patch modeldeployments/status 4.0, ...`)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("rewind_api_requests_total{"):
+            continue
+        labels = dict(part.split("=", 1) for part in line.split("{", 1)[1].split("}", 1)[0].split(","))
+        verb, resource = labels["verb"].strip('"'), labels["resource"].strip('"')
+        if verb not in ("get", "list", "watch"):
+            counts[f"{verb} {resource}"] = counts.get(f"{verb} {resource}", 0.0) + float(line.rsplit(" ", 1)[1])
+    return ", ".join(f"{k} {v / n:.1f}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def _reads(op: Operator) -> float:
     return sum(op.metric("rewind_api_requests_total", verb=v) for v in ("get", "list"))
 
@@ -229,12 +246,17 @@ class Bench:
     def cold_start(self) -> None:
         started = time.monotonic()
         self.op.start()
-        wait_for(lambda: _healthy(self.api, self.n) == self.n, 60 + self.n * 0.5, "all Healthy", every=2)
+        every = max(2, self.n // 1000)  # listing every deployment is itself load on the API server
+        wait_for(lambda: _healthy(self.api, self.n) == self.n, 60 + self.n * 1.0, "all Healthy", every=every)
         self.put("cold start s", f"{time.monotonic() - started:.1f}")
         cpu, _ = _cpu_rss(self.pid)
         total, writes = _requests(self.op)
         self.put("cold CPU s", f"{cpu:.1f}")
+        ticks = _ticks(self.op)
+        per_tick = 1000 * cpu / max(ticks, 1)
+        self.put("cold ticks per deployment, CPU ms per tick", f"{ticks / self.n:.1f}, {per_tick:.1f}")
         self.put("cold requests (writes)", f"{total:.0f} ({writes:.0f})")
+        print(f"N={self.n}: writes per deployment: {_breakdown(self.op, self.n)}", flush=True)
 
     def idle_window(self, baseline: float) -> None:
         time.sleep(10)  # the last bake checks and their status writes settle
