@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableSet, Sequence
+from collections.abc import MutableMapping, MutableSet, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,7 @@ class Applying:
     versions: dict[str, dict[str, Any]]  # ModelVersion objects by semantic version
     now: datetime
     pruned: MutableSet[str] = field(default_factory=set)  # namespaces whose records were pruned today
+    recorded: MutableMapping[str, str] = field(default_factory=dict)  # the record object last written, by deployment
 
     @property
     def name(self) -> str:
@@ -129,6 +130,7 @@ def _record(ctx: Applying, action: RecordServing) -> None:
         versions=ctx.versions,
         retention_period=ctx.spec.record_retention or ctx.config.record_retention,
         now=ctx.now,
+        known=ctx.recorded,
     )
     metrics.RECORDS_WRITTEN.inc()
     records.prune_once_a_day(ctx.kube, ctx.store, namespace=ctx.namespace, now=ctx.now, done=ctx.pruned)

@@ -51,6 +51,7 @@ class Runtime:
     analysis_limit: threading.Semaphore
     clock: Callable[[], datetime] = utcnow  # the one place the wall clock enters
     pruned: set[str] = field(default_factory=set)  # namespaces whose serving records were pruned, by day
+    recorded: dict[str, str] = field(default_factory=dict)  # the serving record last written, by deployment
 
     @classmethod
     def build(cls, kube: Kube, config: Config, store: Store, clock: Callable[[], datetime] = utcnow) -> Runtime:
@@ -114,7 +115,15 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
     applying = Applying(
-        kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now, pruned=rt.pruned
+        kube=rt.kube,
+        store=rt.store,
+        config=rt.config,
+        md=obj,
+        spec=spec,
+        versions=objects,
+        now=now,
+        pruned=rt.pruned,
+        recorded=rt.recorded,
     )
     not_ours = ownership.preflight(applying, decision)
     if not_ours is not None:
@@ -152,7 +161,15 @@ def _finish(
 ) -> None:
     """Carry out the intent a killed operator left in status (again: every action is idempotent)."""
     applying = Applying(
-        kube=rt.kube, store=rt.store, config=rt.config, md=obj, spec=spec, versions=objects, now=now, pruned=rt.pruned
+        kube=rt.kube,
+        store=rt.store,
+        config=rt.config,
+        md=obj,
+        spec=spec,
+        versions=objects,
+        now=now,
+        pruned=rt.pruned,
+        recorded=rt.recorded,
     )
     log.info("%s/%s: finishing intent %d", obj["metadata"]["namespace"], obj["metadata"]["name"], intent.serial(status))
     carry_out(applying, intent.pending(status), serial=intent.serial(status))

@@ -2,8 +2,10 @@
 
 The operator never watches, caches or reads these objects to write them: a period is one merge patch
 of its day's object, keyed by its start and version, so writing it again (a killed operator finishing
-its intent) changes nothing; a 404 means the day's object is not there yet, and it is created with the
-same content (a 409 then: somebody created it meanwhile, and the patch is sent again).
+its intent) changes nothing. A deployment's first period of a day is created with the same content
+instead (the operator remembers which day's object it last wrote for each deployment); a wrong guess
+costs one request more: a 404 on the patch creates it, a 409 on the create (written before a restart,
+or by somebody else meanwhile) patches it.
 
 Pruning lists only the objects whose expiry label says they may be due, in one namespace, at most once
 a day per namespace and only on a day something was written there: an idle operator sends nothing.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import MutableSet
+from collections.abc import Callable, MutableMapping, MutableSet
 from datetime import datetime
 from typing import Any, cast
 
@@ -50,8 +52,15 @@ def write(
     versions: dict[str, dict[str, Any]],
     retention_period: str,
     now: datetime,
+    known: MutableMapping[str, str] | None = None,
 ) -> bool:
-    """Write `entry` into its day's object; True if that object was created by this write."""
+    """Write `entry` into its day's object; True if that object was created by this write.
+
+    `known` maps `namespace/deployment` to the day's object this process last wrote for it: that one is
+    patched, any other is created first (a deployment's first period, a new day), so that either costs one
+    request. Without `known` (or after a restart) the object is patched first. A wrong guess costs one
+    request more (404: create; 409: patch).
+    """
     meta = md["metadata"]
     namespace, deployment = meta["namespace"], meta["name"]
     mv = versions.get(entry.version)
@@ -61,22 +70,21 @@ def write(
         entry, mv=mv, retention=retention_period, deployment_uid=meta.get("uid"), now=now, stamp=iso(now)
     )
     name = build.record_name(deployment, build.day_of(entry))
+    key = f"{namespace}/{deployment}"
     try:
-        try:
-            _patch(kube, namespace, name, patch)
-            return False
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-        body = build.record_object(entry, namespace=namespace, deployment=deployment, model=model, patch=patch)
-        try:
-            kube.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
-            return True
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-        _patch(kube, namespace, name, patch)  # created by somebody else meanwhile
-        return False
+        created = _put(
+            kube,
+            namespace,
+            name,
+            patch,
+            patch_first=known is None or known.get(key) == name,
+            body=lambda: build.record_object(
+                entry, namespace=namespace, deployment=deployment, model=model, patch=patch
+            ),
+        )
+        if known is not None:
+            known[key] = name
+        return created
     except ApiException as exc:
         if exc.status not in _REFUSED:
             raise
@@ -122,6 +130,33 @@ def close(kube: Kube, *, md: dict[str, Any], default_retention: str, now: dateti
             continue
         written += 1
     return written
+
+
+def _put(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    patch: dict[str, Any],
+    *,
+    patch_first: bool,
+    body: Callable[[], dict[str, Any]],
+) -> bool:
+    """Patch the object, or create it with the same content; True if this created it."""
+    if patch_first:
+        try:
+            _patch(kube, namespace, name, patch)
+            return False
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+    try:
+        kube.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body())
+        return True
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    _patch(kube, namespace, name, patch)  # written before a restart, or created by somebody else meanwhile
+    return False
 
 
 def _patch(kube: Kube, namespace: str, name: str, patch: dict[str, Any]) -> None:

@@ -81,8 +81,7 @@ def test_a_new_day_writes_into_a_new_object_and_prunes_once() -> None:
     h.tick("fraud")
     writes = [c for c in h.cluster.take() if c[1] == "servingrecords"]
     assert writes == [
-        ("patch", "servingrecords", "fraud-20250302"),  # not there yet (404)
-        ("create", "servingrecords", "fraud-20250302"),
+        ("create", "servingrecords", "fraud-20250302"),  # a new day's object: created in one request
         ("list", "servingrecords", ""),  # the first write in the namespace today: prune what is due
     ]
 
@@ -195,3 +194,21 @@ def test_a_deleted_deployment_ends_its_open_periods_in_the_record() -> None:
     assert (stable["to"], stable["outcome"]) == (stamp, "Promoted")
     assert stable["reason"].endswith("the ModelDeployment was deleted")
     assert (canary["to"], canary["outcome"], canary["reason"]) == (stamp, "Aborted", "the ModelDeployment was deleted")
+
+
+def test_a_restarted_operator_that_does_not_know_the_days_object_creates_then_patches_it() -> None:
+    h = Harness()
+    world(h, versions=("1.0.0", "1.1.0"))
+    settle(h, "fraud")
+    restarted = Harness(cluster=h.cluster, now=h.now)
+    restarted.sync()
+    h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"version": "1.1.0"}})
+    restarted.sync()
+    restarted.tick("fraud")
+    writes = [c for c in restarted.cluster.take() if c[1] == "servingrecords" and c[0] != "list"]
+    assert writes == [
+        ("create", "servingrecords", "fraud-20250301"),  # there already (409): written before the restart
+        ("patch", "servingrecords", "fraud-20250301"),
+    ]
+    entries = records(h)[DAY]["spec"]["entries"].values()
+    assert sorted(e["version"] for e in entries) == ["1.0.0", "1.1.0"], "the earlier period is kept"

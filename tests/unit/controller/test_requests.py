@@ -24,8 +24,8 @@ def test_the_first_tick_writes_its_intent_then_creates_the_services_and_stable_t
         ("patch", "services", "fraud"),
         ("create", "events", ""),
         ("patch", "deployments", "fraud-stable"),
-        # The serving period it opened goes to the durable record: the day's object is not there yet.
-        ("patch", "servingrecords", "fraud-20250301"),
+        # The serving period it opened goes to the durable record: the deployment's first, so the day's
+        # object is created in one request (a restarted operator patches first: test_records).
         ("create", "servingrecords", "fraud-20250301"),
         ("list", "servingrecords", ""),  # the namespace's first record write today: prune what is due
         ("patch", "modeldeployments/status", "fraud"),  # done: the intent is cleared
