@@ -129,6 +129,24 @@ def test_canary_pods_that_no_node_fits_roll_back_at_the_deadline_without_latchin
     assert not status.get("failedDigests")
 
 
+def test_pods_that_can_not_be_created_are_this_deployments_trouble_with_the_servers_words(world: World) -> None:
+    """A ServiceAccount that does not exist: the ReplicaSet can create no pod (issue 9, item 3). At the
+    deadline the cause is said (PodsNotCreated, with the API server's words) in status, history and a
+    Warning Event, and the ModelVersion other deployments share is not latched Failed."""
+    world.mv("1.1.0")
+    world.md("1.1.0", strategy={"canary": {"progressDeadline": "8s"}}, podTemplate={"serviceAccountName": "missing"})
+    status = world.wait_status("degraded at the deadline", lambda s: s.get("phase") == "Degraded", timeout=60)
+    assert "PodsNotCreated" in status["message"] and 'serviceaccount "missing" not found' in status["message"], status
+    entry = status["history"][-1]
+    assert (entry["version"], entry["outcome"]) == ("1.1.0", "RolledBack")
+    assert "PodsNotCreated" in entry["reason"]
+    warnings = [m for r, m in world.events() if r == "NoRollbackTarget"]
+    assert warnings and "PodsNotCreated" in warnings[0], world.events()
+    assert "rewind.dev/failed" not in (world.version_obj("1.1.0")["metadata"].get("labels") or {})
+    assert world.version_obj("1.1.0")["status"]["phase"] != "Failed"
+    assert not status.get("failedDigests")
+
+
 def test_inconclusive_analysis_pauses_and_never_promotes(world: World, prometheus: Prometheus) -> None:
     world.mv("1.0.0")
     world.mv("1.1.0")

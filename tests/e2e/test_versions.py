@@ -100,3 +100,63 @@ def test_a_serving_version_can_not_be_deleted(world: World) -> None:
     wait_for(gone, 30, "the unused version deleted")
     assert world.version_obj("1.0.0")["spec"]["version"] == "1.0.0", "the serving version is still there"
     assert world.status()["stableVersion"] == "1.0.0"
+
+
+def test_a_failed_version_deleted_and_created_again_stays_failed(world: World) -> None:
+    """Issue 9, items 1 and 2, on the real control plane: after a rollback and a GitOps re-apply, deleting
+    the failed ModelVersion waits while spec.version asks for it, and says why in one Event on it; once it
+    is gone and created again from Git (same content, no label) it is Failed at once and never served."""
+    world.mv("1.1.0")
+    world.mv("2.0.0")
+    world.md("1.1.0")
+    world.wait_healthy("1.1.0")
+    world.error_rate("canary", 0.5)
+    world.set_version("2.0.0")
+    world.wait_status("rolled back", lambda s: s.get("phase") == "RolledBack", timeout=90)
+    world.set_version("2.0.0")  # the GitOps sync puts the bad version back
+    world.wait_status("blocked", lambda s: s.get("phase") == "Blocked")
+
+    name = "fraud-detector-2-0-0"
+    world.custom.delete_namespaced_custom_object(GROUP, VERSION, world.namespace, "modelversions", name)
+
+    def said() -> list[str]:
+        return [
+            e.message
+            for e in world.core.list_namespaced_event(world.namespace).items
+            if e.involved_object.kind == "ModelVersion"
+            and e.involved_object.name == name
+            and e.reason == "DeletionBlocked"
+        ]
+
+    messages = wait_for(said, 30, "a DeletionBlocked Event on the ModelVersion")
+    assert len(messages) == 1 and "spec.version" in messages[0], messages
+    held = world.version_obj("2.0.0")
+    assert held["metadata"].get("deletionTimestamp"), "Terminating, held by the finalizer"
+    condition = next(c for c in held["status"]["conditions"] if c["type"] == "DeletionBlocked")
+    assert condition["message"] == messages[0]
+
+    world.set_version("1.1.0")  # nothing asks for it any more: the deletion completes
+
+    def gone() -> bool:
+        try:
+            world.version_obj("2.0.0")
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, 60, "the failed version deleted once nothing needs it")
+    assert len(said()) == 1, "the reason was said once"
+
+    world.mv("2.0.0")  # created again from Git: the same content, no label, no status
+    wait_for(
+        lambda: (world.version_obj("2.0.0")["metadata"].get("labels") or {}).get("rewind.dev/failed") == "true",
+        30,
+        "the latch put back on the new object",
+    )
+    world.set_version("2.0.0")
+    status = world.wait_status("blocked again", lambda s: s.get("phase") == "Blocked")
+    blocked = next(c for c in status["conditions"] if c["type"] == "Blocked")
+    assert (blocked["status"], blocked["reason"]) == ("True", "VersionFailed")
+    assert status["stableVersion"] == "1.1.0"
+    assert world.deployment("canary").spec.replicas == 0
+    assert [r for r, _ in world.events()].count("CanaryStarted") == 1, "the failed model never served again"

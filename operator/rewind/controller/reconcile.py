@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
+from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus, name_problem
 from rewind.builders import names
 from rewind.controller import analysis, applier, errors, events, killpoints, metrics, observe, ownership
 from rewind.controller.actions import Applying, carry_out
@@ -31,7 +31,7 @@ from rewind.controller.kube import MD_PLURAL, Kube
 from rewind.controller.store import Store
 from rewind.core import endpoints, intent, salvage
 from rewind.core.checks import due
-from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Blocked, Decision, Emit, Observed
+from rewind.core.model import FAST_TRACK_ANNOTATION, PROMOTE_ANNOTATION, Blocked, Decision, Emit, Observed, iso
 from rewind.core.records import condition
 from rewind.core.rollout import decide
 
@@ -69,10 +69,15 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     obj = rt.store.get("md", namespace, name)
     if obj is None:
         return None
+    problem = name_problem(name)
+    if problem is not None:  # the CRD refuses it; an object stored before that rule existed is refused here
+        _report_invalid(rt, obj, f"metadata.name: {problem}")
+        return None
     try:
         spec = ModelDeploymentSpec.model_validate(obj["spec"])
     except ValidationError as exc:
-        _report_invalid(rt, obj, exc)
+        error = exc.errors()[0]
+        _report_invalid(rt, obj, f"spec.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}")
         return None
     try:
         status = ModelDeploymentStatus.model_validate(obj.get("status") or {})
@@ -261,21 +266,23 @@ def _reset_status(rt: Runtime, obj: dict[str, Any], exc: ValidationError) -> Non
     log.warning("%s/%s: %s", meta["namespace"], meta["name"], message)
 
 
-def _report_invalid(rt: Runtime, obj: dict[str, Any], exc: ValidationError) -> None:
-    """A spec the schema let through but the operator can not use: say so, touch nothing that serves."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    message = f"spec.{where}: {first['msg']}"
+def _report_invalid(rt: Runtime, obj: dict[str, Any], message: str) -> None:
+    """A spec (or name) the schema let through but the operator can not use (stored before a limit
+    existed): say so once (Event `InvalidSpec`, status.message and the condition ReconcileError, which ends
+    `kubectl rewind status --watch`), touch nothing that serves, and wait for the object to change."""
     meta = obj["metadata"]
     status = obj.get("status") or {}
     if status.get("message") != message:
-        events.emit(rt.kube, obj=obj, type="Warning", reason="InvalidSpec", message=message, now=rt.clock())
+        now = rt.clock()
+        events.emit(rt.kube, obj=obj, type="Warning", reason="InvalidSpec", message=message, now=now)
+        kept = [c for c in status.get("conditions") or [] if isinstance(c, dict) and c.get("type") != errors.CONDITION]
+        failing = {"type": errors.CONDITION, "status": "True", "reason": "InvalidSpec", "message": message}
         applier.patch_status(
             rt.kube,
             rt.store,
             namespace=meta["namespace"],
             plural=MD_PLURAL,
             name=meta["name"],
-            patch={"message": message},
+            patch={"message": message, "conditions": [*kept, {**failing, "lastTransitionTime": iso(now)}]},
         )
     log.warning("%s/%s: %s", meta["namespace"], meta["name"], message)

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import kopf
+from pydantic import ValidationError
 
 from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
 from rewind.builders import names
@@ -170,19 +171,26 @@ class Controller:
         """Why this ModelVersion may not be deleted now, or None (the decision: `guard.deletion_blocker`)."""
         meta, spec = body["metadata"], body.get("spec") or {}
         namespace, version, model = meta["namespace"], spec.get("version"), spec.get("model")
-        views = [
-            guard.DeploymentView(
-                name=md["metadata"]["name"],
-                spec=ModelDeploymentSpec.model_validate(md["spec"]),
-                status=ModelDeploymentStatus.model_validate(md.get("status") or {}),
-            )
-            for md in self.store.of_model("md", namespace, str(model))
-        ]
+        views: list[guard.DeploymentView] = []
+        unreadable: dict[str, str] = {}
+        for md in self.store.of_model("md", namespace, str(model)):
+            md_name = md["metadata"]["name"]
+            try:
+                views.append(
+                    guard.DeploymentView(
+                        name=md_name,
+                        spec=ModelDeploymentSpec.model_validate(md.get("spec") or {}),
+                        status=ModelDeploymentStatus.model_validate(md.get("status") or {}),
+                    )
+                )
+            except ValidationError as exc:  # a spec stored before a limit existed, a status being reset
+                unreadable[md_name] = _first_problem(exc)
         return guard.deletion_blocker(
             name=meta["name"],
             version=str(version),
             deployments=views,
             versions=observe.versions(self.store.model_versions(namespace, str(model))),
+            unreadable=unreadable,
         )
 
     def deletion_refused(self, mv: Obj, reason: str) -> None:
@@ -192,7 +200,8 @@ class Controller:
         key = (meta["namespace"], meta["name"])
         conditions = (mv.get("status") or {}).get("conditions") or []
         shown = next((c.get("message") for c in conditions if c.get("type") == DELETION_BLOCKED), None)
-        if self.refused.get(key) == reason and shown == reason:
+        if shown == reason:  # said already, perhaps by the operator before a restart or a leader change
+            self.refused[key] = reason
             return
         rt = self.runtime
         now = rt.clock()
@@ -220,6 +229,14 @@ class Controller:
         _reason, message = errors.cause(exc)
         log.warning("%s %s/%s failed (%d in a row), retrying in %.1fs: %s", *key, failures, delay, message)
         log.debug("the failure of %s %s/%s", *key, exc_info=exc)
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """`<model>.<where>: <what>` for the first problem pydantic found (`spec.analysis.interval: ...`)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    kind = "spec" if exc.title == ModelDeploymentSpec.__name__ else "status"
+    return f"{kind}.{where}: {first['msg']}" if where else f"{kind}: {first['msg']}"
 
 
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:

@@ -82,13 +82,20 @@ class DeploymentView:
 
 
 def deletion_blocker(
-    *, name: str, version: str, deployments: Iterable[DeploymentView], versions: Mapping[str, VersionInfo]
+    *,
+    name: str,
+    version: str,
+    deployments: Iterable[DeploymentView],
+    versions: Mapping[str, VersionInfo],
+    unreadable: Mapping[str, str] | None = None,
 ) -> str | None:
     """Why ModelVersion `name` (semantic `version`) may not be deleted now, or None.
 
     Protected while a deployment of its model serves it (stable, canary, or a direct update in flight),
     asks for it in `spec.version` (paused or not, Failed or not: deleting it would leave the request
-    dangling), or would roll back to it. `deployments` are the model's ModelDeployments.
+    dangling), or would roll back to it. `deployments` are the model's ModelDeployments; `unreadable`
+    the others, by name, with what can not be read of them (a spec stored before a limit existed): they
+    may need the version, so it is held, and the reason says which deployment to fix.
     """
     for md in deployments:
         status = md.status
@@ -108,4 +115,10 @@ def deletion_blocker(
         target = rollback_target(status.history or [], infos, md.spec.features, exclude=status.stable_version or "")
         if version == target:
             return f"ModelVersion {name} is the rollback target of ModelDeployment {md.name}"
+    if unreadable:
+        md_name, problem = min(unreadable.items())
+        return (
+            f"ModelVersion {name} may be needed by ModelDeployment {md_name}, which the operator can not read "
+            f"({problem}); fix that ModelDeployment first"
+        )
     return None

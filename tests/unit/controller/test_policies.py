@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from rewind.cli import views
 from rewind.controller import applier, errors
 from tests.unit.controller.fake import Harness, _error
-from tests.unit.controller.objects import NS, md, settle, world
+from tests.unit.controller.objects import NS, md, mv, settle, world
 
 
 def test_scaling_a_deployment_that_is_not_there_sends_nothing() -> None:
@@ -88,3 +89,55 @@ def test_a_deployment_that_is_gone_is_not_ticked() -> None:
     h.controller.gone("md", h.cluster.get("modeldeployments", NS, "fraud"))
     assert h.tick("fraud") is None
     assert h.cluster.take() == []
+
+
+# The API server's words for a podTemplate it refuses on the Deployment (issue 9, item 4).
+REFUSED_TEMPLATE = (
+    'Deployment.apps "fraud-stable" is invalid: spec.template.spec.nodeSelector: Invalid value: "bad key!": '
+    "name part must consist of alphanumeric characters"
+)
+
+
+def test_a_new_deployment_whose_pod_template_is_refused_says_so_once_and_claims_nothing() -> None:
+    """No Event storm (one UpdateStarted, one ReconcileFailed however often it is retried), no phase or
+    observedGeneration for a spec not applied, the server's message in the condition; fixed, it goes on."""
+    h = Harness()
+    h.cluster.add("modelversions", mv("1.0.0"))
+    h.cluster.add("modeldeployments", md("fraud", "1.0.0", podTemplate={"nodeSelector": {"bad key!": "x"}}))
+    h.cluster.failures[("patch", "deployments")] = lambda: _error(422, REFUSED_TEMPLATE)  # (server-side apply)
+    for _ in range(10):
+        h.sync()
+        with pytest.raises(ApiException):
+            h.tick("fraud")
+        h.advance(3)
+    assert [(e["type"], e["reason"]) for e in h.cluster.events] == [
+        ("Normal", "UpdateStarted"),
+        ("Warning", "ReconcileFailed"),
+    ]
+    status = h.cluster.get("modeldeployments", NS, "fraud")["status"]
+    assert "phase" not in status and "observedGeneration" not in status
+    cond = next(c for c in status["conditions"] if c["type"] == errors.CONDITION)
+    assert (cond["status"], cond["message"]) == ("True", f"Kubernetes API error 422: {REFUSED_TEMPLATE}")
+    assert views.failing(h.cluster.get("modeldeployments", NS, "fraud")) == cond["message"]
+
+    h.cluster.failures.clear()
+    h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"podTemplate": None}})  # the user fixes it
+    settle(h, "fraud")
+    assert [e["reason"] for e in h.cluster.events].count("UpdateStarted") == 1
+
+
+def test_a_serving_deployment_whose_pod_template_is_refused_keeps_observed_generation_behind() -> None:
+    h = Harness()
+    world(h)
+    settle(h, "fraud")
+    h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"podTemplate": {"nodeSelector": {"bad key!": "x"}}}})
+    h.cluster.failures[("patch", "deployments")] = lambda: _error(422, REFUSED_TEMPLATE)
+    for _ in range(5):
+        h.sync()
+        with pytest.raises(ApiException):
+            h.tick("fraud")
+        h.advance(3)
+    obj = h.cluster.get("modeldeployments", NS, "fraud")
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] - 1, "not claimed applied"
+    assert views.failing(obj) == f"Kubernetes API error 422: {REFUSED_TEMPLATE}", "status --watch ends"
+    assert [e["reason"] for e in h.cluster.events if e["type"] == "Warning"] == ["ReconcileFailed"]
