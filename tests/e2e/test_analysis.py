@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from tests.e2e.support import Operator
+from tests.e2e.support import Operator, wait_for
 from tests.e2e.world import ERROR_RATE, World
 
 REQUESTS = (
@@ -80,7 +80,7 @@ def test_a_canary_failing_between_gaps_in_its_data_is_rolled_back(world: World) 
     assert world.version_obj("2.0.0")["status"]["phase"] == "Failed"
 
 
-def test_series_that_appear_after_the_pods_wait_for_the_initial_delay(world: World) -> None:
+def test_series_that_appear_after_the_pods_wait_for_the_initial_delay(world: World, operator: Operator) -> None:
     """onNoData: Fail, series 6 s after the pods: initialDelay 10s keeps good versions from failing."""
     world.mv("1.0.0")
     world.mv("1.1.0")
@@ -93,6 +93,11 @@ def test_series_that_appear_after_the_pods_wait_for_the_initial_delay(world: Wor
     baking = world.wait_status("baking", lambda s: bool(s.get("bake")), timeout=60)
     assert _progressing(baking) == "AnalysisWarmingUp"
     assert "analysis warming up until" in baking["message"]
+    wait_for(
+        lambda: operator.metric("rewind_deployments_progressing", reason="AnalysisWarmingUp") >= 1,
+        timeout=5,
+        what="the dashboard's gauge to count the warm-up",
+    )
     _at(_time(baking["bake"]["startedAt"]), 6, lambda: world.error_rate("stable", 0.0))
     status = world.wait_healthy("1.0.0", timeout=60)
     assert not any(e.get("outcome") == "RolledBack" for e in status["history"])
