@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from tests.e2e.support import Operator
+from tests.e2e.support import Operator, wait_for
 from tests.e2e.world import ERROR_RATE, World
 
 REQUESTS = (
@@ -26,40 +27,60 @@ def _progressing(status: dict[str, object]) -> str:
 
 
 def test_a_canary_failing_between_gaps_in_its_data_is_rolled_back(world: World) -> None:
-    """Failed checks interleaved with no-data checks (a model that crashes and restarts) roll back."""
+    """Issue 13 as reported: every other check fails, the ones between find no data; never two failures in a row.
+
+    The canary's series follows its checks: after a failed check it disappears (the model crashed), after
+    a check with no data it comes back failing. Counted in a row (as before issue 13, where a no-data check
+    reset the run) the failures would never reach failureLimit and the canary would serve on; counted in
+    total (the default) the second failure rolls it back.
+    """
     world.mv("1.0.0")
     world.mv("2.0.0")
-    world.md("1.0.0", strategy={"canary": {"steps": [{"weight": 25, "pause": "120s"}]}})
+    # interval 3 s as in the report: the flipped series is scraped (every 1 s) well before the next check.
+    world.md("1.0.0", strategy={"canary": {"steps": [{"weight": 25, "pause": "120s"}]}}, analysis={"interval": "3s"})
     world.wait_healthy("1.0.0")
 
     stop = threading.Event()
+    verdicts: list[str] = []  # the canary's checks as its status showed them, in order
+    available: list[str] = []
 
-    def flap() -> None:  # the canary's series: failing for 2 s, gone for 2 s, and so on
-        failing = True
+    def follow_the_checks() -> None:
+        seen = None
         while not stop.is_set():
-            world.error_rate("canary", 0.5 if failing else None)
-            failing = not failing
-            stop.wait(2)
+            canary = world.status().get("canary") or {}
+            if canary.get("availableAt") and not available:
+                available.append(canary["availableAt"])
+            result = (canary.get("analysis") or {}).get("error-rate")
+            if result is not None and result["checkedAt"] != seen:
+                seen = result["checkedAt"]
+                verdicts.append(result["verdict"])
+                world.error_rate("canary", None if result["verdict"] == "Fail" else 0.5)
+            stop.wait(0.1)
 
-    flapper = threading.Thread(target=flap, daemon=True)
-    flapper.start()
+    world.error_rate("canary", 0.5)
+    follower = threading.Thread(target=follow_the_checks, daemon=True)
+    follower.start()
     try:
         world.set_version("2.0.0")
         status = world.wait_status("rolled back", lambda s: s.get("phase") == "RolledBack", timeout=60)
     finally:
         stop.set()
-        flapper.join()
+        follower.join()
+    # The checks the status showed before the rollback alternate (F I F ...): no run of failures.
+    assert "Fail" in verdicts and "Inconclusive" in verdicts, verdicts
+    assert all(a != b for a, b in itertools.pairwise(verdicts)), verdicts
     entry = status["history"][-1]
     assert (entry["version"], entry["outcome"]) == ("2.0.0", "RolledBack")
     assert entry["reason"].startswith("AnalysisFailed: error-rate=0.5")
-    # docs/api.md: half of the checks failing rolls back within (2 x failureLimit - 1) x interval = 3 s of
-    # analysis; allow for the pods, the scrape and the flapping phase.
-    assert (_time(entry["to"]) - _time(entry["from"])).total_seconds() < 30
+    # docs/api.md: half of the checks failing rolls back within (2 x failureLimit - 1) x interval = 9 s of
+    # the canary's pods being available, plus the operator's reaction to each check.
+    assert available
+    assert (_time(entry["to"]) - _time(available[0])).total_seconds() < 9 + 2
     assert world.get()["spec"]["version"] == "1.0.0"
     assert world.version_obj("2.0.0")["status"]["phase"] == "Failed"
 
 
-def test_series_that_appear_after_the_pods_wait_for_the_initial_delay(world: World) -> None:
+def test_series_that_appear_after_the_pods_wait_for_the_initial_delay(world: World, operator: Operator) -> None:
     """onNoData: Fail, series 6 s after the pods: initialDelay 10s keeps good versions from failing."""
     world.mv("1.0.0")
     world.mv("1.1.0")
@@ -72,6 +93,11 @@ def test_series_that_appear_after_the_pods_wait_for_the_initial_delay(world: Wor
     baking = world.wait_status("baking", lambda s: bool(s.get("bake")), timeout=60)
     assert _progressing(baking) == "AnalysisWarmingUp"
     assert "analysis warming up until" in baking["message"]
+    wait_for(
+        lambda: operator.metric("rewind_deployments_progressing", reason="AnalysisWarmingUp") >= 1,
+        timeout=5,
+        what="the dashboard's gauge to count the warm-up",
+    )
     _at(_time(baking["bake"]["startedAt"]), 6, lambda: world.error_rate("stable", 0.0))
     status = world.wait_healthy("1.0.0", timeout=60)
     assert not any(e.get("outcome") == "RolledBack" for e in status["history"])

@@ -115,13 +115,26 @@ def status(view: dict[str, Any]) -> RenderableType:
         )
     parts: list[RenderableType] = [head]
     if view["metrics"]:
-        sampled = any(m.get("samples") is not None for m in view["metrics"].values())
-        metrics = _table("METRIC", "VALUE", "VERDICT", "FAILURES", *(["SAMPLES"] if sampled else []), "CHECKED")
+        rows = view["metrics"].values()
+        sampled = any(m.get("samples") is not None or m.get("minSamples") is not None for m in rows)
+        # A warm-up column only when some metric has a warm-up of its own.
+        warmups = any(m.get("initialDelay", analysis["initialDelay"]) != analysis["initialDelay"] for m in rows)
+        metrics = _table(
+            "METRIC",
+            "VALUE",
+            "VERDICT",
+            "FAILURES",
+            *(["SAMPLES"] if sampled else []),
+            *(["WARM-UP"] if warmups else []),
+            "CHECKED",
+        )
         for name, m in view["metrics"].items():
             value = "-" if m.get("value") is None else f"{m['value']:g}"
             failures = f"{m.get('counted', 0)}/{m.get('limit', limit)}"
-            samples = ["-" if m.get("samples") is None else f"{m['samples']:g}"] if sampled else []
-            metrics.add_row(name, value, styled(m["verdict"]), failures, *samples, m.get("checkedAt", "-"))
+            samples = [_samples(m)] if sampled else []
+            warmup = [m.get("initialDelay", "-")] if warmups else []
+            checked = m.get("checkedAt") or (f"warming up until {m['warmingUntil']}" if m.get("warmingUntil") else "-")
+            metrics.add_row(name, value, styled(m.get("verdict")), failures, *samples, *warmup, checked)
         parts += [Text(""), metrics]
     if view["conditions"]:
         conditions = _table("CONDITION", "STATUS", "REASON", "MESSAGE")
@@ -129,6 +142,13 @@ def status(view: dict[str, Any]) -> RenderableType:
             conditions.add_row(c["type"], c["status"], c.get("reason") or "-", c.get("message") or "")
         parts += [Text(""), conditions]
     return Group(*parts)
+
+
+def _samples(metric: dict[str, Any]) -> str:
+    """`3/100`: the samples a check counted against the metric's minimum; `3` without a minimum."""
+    counted = "-" if metric.get("samples") is None else f"{metric['samples']:g}"
+    need = metric.get("minSamples")
+    return counted if need is None else f"{counted}/{need:g}"
 
 
 def history(rows: list[dict[str, Any]]) -> Table:

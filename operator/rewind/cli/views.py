@@ -11,6 +11,8 @@ from rewind.cli.errors import CliError
 from rewind.cli.lineage import Change
 from rewind.cli.timeline import Served
 from rewind.controller.observe import FAILED_LABEL
+from rewind.core import checks
+from rewind.core.model import iso
 
 TAG_PREFIX = "tags.rewind.dev/"
 SETTLED_PHASES = ("Healthy", "RolledBack", "Blocked", "Degraded")
@@ -53,25 +55,40 @@ def status_view(md: dict[str, Any]) -> dict[str, Any]:
             "steps": len(spec.strategy.canary.steps),
             "startedAt": c.started_at,
         }
-        view["metrics"] = _metrics(spec, c.analysis)
+        view["metrics"] = _metrics(spec, status, c.analysis)
     elif status.bake is not None:
         view["bake"] = {"version": status.bake.version, "startedAt": status.bake.started_at, "for": spec.analysis.bake}
-        view["metrics"] = _metrics(spec, status.bake.analysis)
+        view["metrics"] = _metrics(spec, status, status.bake.analysis)
     return view
 
 
-def _metrics(spec: ModelDeploymentSpec, analysis: dict[str, MetricResult] | None) -> dict[str, Any]:
-    """Each metric's last check, with `counted`: the failures that count toward its `limit`."""
+def _metrics(
+    spec: ModelDeploymentSpec, status: ModelDeploymentStatus, analysis: dict[str, MetricResult] | None
+) -> dict[str, Any]:
+    """Each metric's last check, with `counted`: the failures that count toward its `limit`.
+
+    Every metric of the spec is listed, also before its first check: with `warmingUntil` (when its
+    `initialDelay` ends) once the canary's pods are available or the bake has started. `initialDelay` is
+    the metric's own, else the analysis'; `minSamples` the count its checks need, when it has one.
+    """
     total = spec.analysis.failure_counting == "Total"
-    limits = {m.name: m.failure_limit or spec.analysis.failure_limit for m in spec.analysis.metrics}
-    return {
-        name: {
-            **result.wire(),
-            "counted": result.failures if total else result.consecutive_failures,
-            "limit": limits.get(name, spec.analysis.failure_limit),
-        }
-        for name, result in sorted((analysis or {}).items())
-    }
+    results = analysis or {}
+    under = checks.window(status)
+    own = {m.name: m for m in spec.analysis.metrics}
+    view: dict[str, Any] = {}
+    for name in sorted({*results, *own}):
+        result, metric = results.get(name), own.get(name)
+        entry: dict[str, Any] = {**result.wire()} if result is not None else {}
+        entry["counted"] = (result.failures if total else result.consecutive_failures) if result is not None else 0
+        entry["limit"] = (metric.failure_limit if metric is not None else None) or spec.analysis.failure_limit
+        if metric is not None:
+            entry["initialDelay"] = metric.initial_delay or spec.analysis.initial_delay
+            if metric.min_samples is not None:
+                entry["minSamples"] = metric.min_samples.count
+            if result is None and under is not None:
+                entry["warmingUntil"] = iso(under.since + checks.initial_delay(spec, metric))
+        view[name] = entry
+    return view
 
 
 def settled(md: dict[str, Any]) -> bool:

@@ -11,6 +11,12 @@ NOT_JUDGED = Counter(
     "rewind_analysis_checks_not_judged_total",
     "Checks left Inconclusive because their minSamples query counted too few samples (among the Inconclusive).",
 )
+PROGRESSING = Gauge(
+    "rewind_deployments_progressing",
+    "ModelDeployments whose condition Progressing is True, by its reason "
+    "(CanaryStep, AnalysisWarmingUp, AnalysisInconclusive, Baking, Paused, ...), as the watch shows them.",
+    ["reason"],
+)
 ROLLBACK_SECONDS = Histogram(
     "rewind_rollback_seconds",
     "Time from the failing check (or deadline) being seen to the canary having zero traffic.",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -50,6 +51,9 @@ class Controller:
     executor: ThreadPoolExecutor = field(init=False)
     task: asyncio.Task[None] | None = None
     refused: dict[tuple[str, str], str] = field(default_factory=dict)  # ModelVersion deletions held, and why
+    # Each ModelDeployment's Progressing reason (while True), and how many have each: the state gauge.
+    progressing: dict[tuple[str, str], str] = field(default_factory=dict)
+    by_reason: Counter[str] = field(default_factory=Counter)
     feeds: Feeds | None = None
 
     def __post_init__(self) -> None:
@@ -106,6 +110,8 @@ class Controller:
         """An object as listed or watched (not deleted): store it and wake what depends on it."""
         put = self.store.put(kind, obj)
         metrics.CACHED_OBJECTS.labels(kind).set(self.store.count(kind))
+        if kind == "md" and not put.stale:
+            self._count_state(obj, progressing_reason(obj))
         if put.echo(obj) or kind == "pod":  # pods only explain a missed deadline: they wake nobody
             return
         meta = obj["metadata"]
@@ -130,6 +136,7 @@ class Controller:
         before = self.store.remove(kind, namespace, name) or obj
         metrics.CACHED_OBJECTS.labels(kind).set(self.store.count(kind))
         if kind == "md":
+            self._count_state(obj, None)
             self.scheduler.forget(("md", namespace, name))
             rt = self.runtime  # the record outlives the deployment: its open periods end now
             self.executor.submit(
@@ -140,6 +147,22 @@ class Controller:
             self._wake_model(namespace, (before.get("spec") or {}).get("model"))
         elif kind != "pod":
             self._wake_owner(namespace, before)
+
+    def _count_state(self, obj: Obj, reason: str | None) -> None:
+        """Keep `rewind_deployments_progressing` (by reason) in step with this ModelDeployment's condition."""
+        meta = obj["metadata"]
+        key = (meta.get("namespace") or "", meta["name"])
+        before = self.progressing.pop(key, None)
+        if reason is not None:
+            self.progressing[key] = reason
+        if before == reason:
+            return
+        if before is not None:
+            self.by_reason[before] -= 1
+            metrics.PROGRESSING.labels(before).set(self.by_reason[before])
+        if reason is not None:
+            self.by_reason[reason] += 1
+            metrics.PROGRESSING.labels(reason).set(self.by_reason[reason])
 
     def _wake_model(self, namespace: str, model: object) -> None:
         if model is None:
@@ -280,3 +303,11 @@ def namespaces_of(argv: list[str]) -> list[str]:
         elif arg in ("--namespace", "-n") and i + 1 < len(argv):
             found.append(argv[i + 1])
     return found
+
+
+def progressing_reason(md: Obj) -> str | None:
+    """The reason of a ModelDeployment's condition Progressing while it is True, else None."""
+    for c in (md.get("status") or {}).get("conditions") or []:
+        if c.get("type") == "Progressing" and c.get("status") == "True" and c.get("reason"):
+            return str(c["reason"])
+    return None

@@ -101,8 +101,12 @@ def test_a_bad_samples_template_is_inconclusive_and_sends_nothing() -> None:
     assert query == ""
 
 
+SAMPLES = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
+
+
 @given(
-    samples=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    samples=SAMPLES,
+    stable_samples=SAMPLES,
     count=st.floats(min_value=0, max_value=1e6),
     value=st.one_of(st.none(), st.floats(allow_nan=True)),
     stable=st.one_of(st.none(), st.floats(allow_nan=True)),
@@ -110,12 +114,29 @@ def test_a_bad_samples_template_is_inconclusive_and_sends_nothing() -> None:
     on_no_data=st.sampled_from(["Pass", "Fail", "Inconclusive"]),
 )
 def test_no_verdict_below_the_minimum(
-    *, samples: float | None, count: float, value: float | None, stable: float | None, compare: str, on_no_data: str
+    *,
+    samples: float | None,
+    stable_samples: float | None,
+    count: float,
+    value: float | None,
+    stable: float | None,
+    compare: str,
+    on_no_data: str,
 ) -> None:
+    """Below the minimum on the judged track (or, with RatioToStable, on either) no verdict; at or above
+    it on every track the verdict is exactly the one without a minimum."""
     m = metric(minSamples={"query": REQUESTS, "count": count}, compare=compare, onNoData=on_no_data)
-    enough = samples is not None and not math.isnan(samples) and samples >= count
-    result = judge(m, Measurement(value=value, stable_value=stable, samples=samples, stable_samples=samples))
+
+    def reaches(n: float | None) -> bool:
+        return n is not None and not math.isnan(n) and n >= count
+
+    enough = reaches(samples) and (compare == "Absolute" or reaches(stable_samples))
+    measured = Measurement(value=value, stable_value=stable, samples=samples, stable_samples=stable_samples)
+    result = judge(m, measured)
     if not enough:
         assert result.verdict == "Inconclusive"
         assert result.value is None
         assert "not judged" in result.reason
+    else:
+        unbounded = m.model_copy(update={"min_samples": None})
+        assert result == judge(unbounded, Measurement(value=value, stable_value=stable))

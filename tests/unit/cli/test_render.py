@@ -203,6 +203,54 @@ def test_status_shows_failures_against_the_limit_samples_and_the_analysis_settin
     assert "rollback at 2 failures in a row" in text(render.status(view))
 
 
+def test_status_shows_metrics_still_warming_up_and_each_metrics_own_settings() -> None:
+    # Issue 13: before a metric's first check the table says until when it warms up (its own initialDelay,
+    # else the analysis'), and a metric's minimum evidence shows next to its samples.
+    analysis = {
+        "error-rate": {"verdict": "Inconclusive", "checkedAt": "2025-01-31T14:01:15Z", "samples": 3},
+    }
+    canary = {**CANARY, "availableAt": "2025-01-31T14:01:05Z", "analysis": analysis}
+    doc = md(phase="Progressing", stableVersion="1.0.0", canary=canary)
+    doc["spec"]["analysis"] = {
+        "initialDelay": "10s",
+        "metrics": [
+            {"name": "error-rate", "query": "q", "minSamples": {"query": "r", "count": 100}},
+            {"name": "latency", "query": "q", "initialDelay": "30s", "failureLimit": 3},
+        ],
+    }
+    view = views.status_view(doc)
+    assert view["metrics"]["latency"] == {
+        "counted": 0,
+        "limit": 3,
+        "initialDelay": "30s",
+        "warmingUntil": "2025-01-31T14:01:35Z",
+    }
+    assert view["metrics"]["error-rate"]["initialDelay"] == "10s"
+    assert view["metrics"]["error-rate"]["minSamples"] == 100
+    plain = text(render.status(view))
+    assert "every 30s, warm-up 10s, rollback at 2 failed checks" in plain
+    rows = {line.split()[0]: line.split() for line in plain.splitlines() if line.startswith(("error-rate", "latency"))}
+    assert rows["error-rate"][:6] == ["error-rate", "-", "Inconclusive", "0/2", "3/100", "10s"]
+    assert rows["latency"] == ["latency", "-", "-", "0/3", "-", "30s", "warming", "up", "until", "2025-01-31T14:01:35Z"]
+    assert "WARM-UP" in plain
+
+    # Nothing checked yet, the pods not available: every metric is listed, the analysis row too.
+    doc = md(phase="Progressing", stableVersion="1.0.0", canary={**CANARY, "analysis": None})
+    doc["spec"]["analysis"] = {"metrics": [{"name": "error-rate", "query": "q"}]}
+    view = views.status_view(doc)
+    assert view["metrics"] == {"error-rate": {"counted": 0, "limit": 2, "initialDelay": "0s"}}
+    plain = text(render.status(view))
+    assert "every 30s, warm-up 0s, rollback at 2 failed checks" in plain
+    assert "WARM-UP" not in plain  # no metric has a warm-up of its own
+    assert next(line for line in plain.splitlines() if line.startswith("error-rate")).split() == [
+        "error-rate",
+        "-",
+        "-",
+        "0/2",
+        "-",
+    ]
+
+
 def test_a_watch_ends_when_the_operator_can_not_apply_the_spec() -> None:
     from rewind.cli import verbs_rollout
 

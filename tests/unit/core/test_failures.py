@@ -228,6 +228,46 @@ def test_the_bound_with_the_defaults_is_ninety_seconds_for_half_failing_checks()
     assert world.now - started == timedelta(seconds=90)  # checks at 0 (no data), 30 (fail), 60, 90 (fail)
 
 
+@settings(max_examples=120, deadline=None)
+@given(verdicts=at_least_one_fail_in_every_k(2, 8))
+def test_with_the_default_steps_a_canary_failing_half_its_checks_is_rolled_back_not_promoted(
+    verdicts: list[CheckOutcome],
+) -> None:
+    """docs/api.md: 90 s with the defaults. With the default steps (60 s each), not only one long step: a
+    canary whose checks fail at least one in every two is rolled back in its canary, never promoted,
+    within 90 s of its pods being available plus the time its second step's pods take."""
+    spec = make_spec(metrics=True)
+    assert [(s.weight, s.pause) for s in spec.strategy.canary.steps] == [(10, "60s"), (50, "60s")]
+    world = healthy_world(spec)
+    world.oracle = sequence(verdicts, then=FAIL)
+    world.set_version("1.1.0")
+    world.run(until=rolled_back, ticks=300)
+    assert world.status.stable_version == "1.0.0", "never promoted"
+    canaries = [d.status.canary for d in world.decisions if d.status.canary is not None]
+    first = next(c for c in canaries if c.available_at is not None)
+    assert first.available_at is not None
+    waits = {
+        c.step: parse_time(c.available_at) - parse_time(c.step_started_at)
+        for c in canaries
+        if c.step > 0 and c.available_at is not None
+    }
+    assert world.now - parse_time(first.available_at) <= timedelta(seconds=90) + sum(waits.values(), timedelta())
+
+
+def test_steps_and_a_bake_shorter_than_the_bound_can_let_an_intermittent_failure_through() -> None:
+    # The limit of the bound, as docs/api.md states it: a step and a bake end on a passing check once
+    # they are over, so one step of 10 s and a bake of 30 s see too few checks to reach failureLimit.
+    spec = make_spec(
+        metrics=True, strategy={"canary": {"steps": [{"weight": 10, "pause": "10s"}]}}, analysis={"bake": "30s"}
+    )
+    world = healthy_world(spec)
+    world.oracle = cycle(PASS, FAIL)
+    world.set_version("1.1.0")
+    world.run(until=lambda w: w.status.canary is None and w.status.bake is None, ticks=300)
+    assert (world.status.phase, world.status.last_healthy_version) == ("Healthy", "1.1.0")
+    assert [r.track for _, r in world.analyses] == ["canary", "stable", "stable"]  # P, then F and P in the bake
+
+
 def test_fold_records_the_samples_of_a_check_that_was_not_judged() -> None:
     spec = make_spec(metrics=True)
     reason = "error-rate: not judged: 3 samples < minimum 100"
