@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
+from rewind.controller import ownership
+from rewind.controller.actions import Applying
+from rewind.core.model import Decision, ScaleTrack, SetTraffic
 from tests.unit.controller.fake import Harness, Killed
 from tests.unit.controller.objects import NS, md, mv, settle, world
 
@@ -224,3 +228,30 @@ def test_an_intent_finished_after_a_restart_never_writes_what_became_somebody_el
     _tick_a_while(restarted, "fraud", ticks=12)
     status = _status(restarted, "fraud")
     assert (status["phase"], status["stableVersion"]) == ("Healthy", "1.1.0")
+
+
+def test_every_route_write_needs_the_opt_in_whatever_the_traffic_type() -> None:
+    """A SetTraffic decided under GatewayAPI may be finished (an intent, after a restart) once the deployment
+    has switched to Replicas with `httpRoute` still set: the route is written then too, so it is checked."""
+    h = Harness()
+    h.cluster.add(
+        "httproutes",
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "shop", "namespace": NS},
+            "spec": {"rules": [{"backendRefs": [{"name": "fraud-stable"}, {"name": "fraud-canary"}]}]},
+        },
+    )
+    strategy = {
+        "canary": {"steps": [{"weight": 50, "pause": "10s"}], "traffic": {"type": "Replicas", "httpRoute": "shop"}}
+    }
+    obj = h.cluster.add("modeldeployments", md("fraud", "1.0.0", strategy=strategy))
+    spec = ModelDeploymentSpec.model_validate(obj["spec"])
+    ctx = Applying(kube=h.runtime.kube, store=h.store, config=h.config, md=obj, spec=spec, versions={}, now=h.now)
+    decision = Decision(
+        actions=(SetTraffic(0), ScaleTrack("canary", 0)), status=ModelDeploymentStatus(), requeue_after=None
+    )
+
+    refused = ownership.preflight(ctx, decision)
+    assert refused is not None and refused.reason == "HTTPRouteNotOptedIn"
