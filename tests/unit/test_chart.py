@@ -126,6 +126,8 @@ def test_default_secrets_are_not_readable() -> None:
         (["--set", "logFormat=xml"], "logFormat"),
         (["--set", "watch.namespaces={Not_A_Namespace}"], "namespaces"),
         (["--set", "prometheus.address=prometheus:9090"], "address"),
+        (["--set", "prometheus.address=http://prometheus:9090/*"], "address"),
+        (["--set", "prometheus.allowed={http://prometheus*}"], "allowed"),
         (["--set", "typo=1"], "typo"),
         (["--set", "leaderElection.enabled=false"], "leaderElection.enabled"),
     ],

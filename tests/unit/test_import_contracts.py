@@ -57,6 +57,10 @@ def test_clean_copy_keeps_every_contract(tmp_path: Path) -> None:
         ("rewind.analysis.render", "import urllib.request", "urllib"),
         ("rewind.analysis.judge", "import random", "random"),
         ("rewind.core.guard", "import kopf", "kopf"),
+        # Randomness and the clock without `random` or `time`, files without `os`, and process-global state.
+        ("rewind.core.plan", "import uuid", "uuid"),
+        ("rewind.builders.names", "import tempfile", "tempfile"),
+        ("rewind.core.steady", "import prometheus_client", "prometheus_client"),
     ],
 )
 def test_an_io_import_in_a_pure_module_breaks_the_contract(

@@ -34,9 +34,11 @@ app.kubernetes.io/component: operator
 
 {{/*
 What the operator does in a watched namespace, and nothing more (read operator/rewind/controller/):
-its two kinds (kopf watches and patches them for finalizers and bookkeeping; status through the status
-subresource), the serving Deployments (kopf watches them; applied server-side, which creates) and
-Services, Events, and optionally HTTPRoutes and named Secrets; its serving record (written, never
+its two kinds (the operator's informers list and watch them; patched for finalizers, labels and a
+rollback's spec.version; status through the status subresource), the serving Deployments and Services
+(watched by the label rewind.dev/deployment; applied server-side, which creates; one GET of a name
+before creating it, to check that it is not somebody else's) and their Pods (watched, read only),
+Events, and optionally HTTPRoutes (only those that opted in) and named Secrets; its serving record (written, never
 watched, but by the optional sink; deleted only past its retention, the one delete Rewind makes).
 */}}
 {{- define "rewind.rules" -}}

@@ -60,18 +60,24 @@ class Applying:
         return {"apiVersion": self.md["apiVersion"], "kind": self.md["kind"], "name": meta["name"], "uid": meta["uid"]}
 
 
-def carry_out(ctx: Applying, actions: Sequence[Action], *, serial: int | None = None) -> bool:
+SERVING = (EnsureTrack, ScaleTrack, SetTraffic)  # the actions that write Deployments, Services, an HTTPRoute
+
+
+def carry_out(ctx: Applying, actions: Sequence[Action], *, serial: int | None = None, serving: bool = True) -> bool:
     """Carry out every action in order; True if the ModelDeployment's spec or metadata was rewritten (the
     core must then look again: a rollback's new spec.version, a request annotation gone).
 
     Each action is idempotent against what is there, so that an intent a killed operator left half done
     can be carried out again (`rewind.core.intent`); with the intent's `serial`, Events get names that
-    the API server refuses to create twice.
+    the API server refuses to create twice. `serving=False` skips the actions that write serving objects
+    (`SERVING`), keeping every other action at its place, so its Event keeps its name.
     """
     rewritten = False
-    if any(isinstance(a, EnsureTrack) for a in actions):
+    if serving and any(isinstance(a, EnsureTrack) for a in actions):
         _services(ctx)
     for index, action in enumerate(actions):
+        if not serving and isinstance(action, SERVING):
+            continue
         if isinstance(action, EnsureTrack):
             _ensure(ctx, action)
         elif isinstance(action, ScaleTrack):

@@ -56,12 +56,18 @@ def preflight(ctx: Applying, decision: Decision) -> Blocked | None:
 
 
 def _route(ctx: Applying, decision: Decision) -> Blocked | None:
-    """The HTTPRoute, when the decision moves traffic or starts a canary's pods under GatewayAPI."""
-    route_name = ctx.spec.strategy.canary.traffic.http_route
-    if route_name is None or ctx.spec.strategy.canary.traffic.type != "GatewayAPI":
+    """The HTTPRoute, when the decision moves traffic, or starts a canary's pods under GatewayAPI.
+
+    A move is checked whatever the traffic type: a SetTraffic decided under GatewayAPI may be carried out
+    (an intent finished after a restart) once the deployment has switched to Replicas, `httpRoute` kept.
+    """
+    traffic = ctx.spec.strategy.canary.traffic
+    route_name = traffic.http_route
+    if route_name is None:
         return None
+    moves = any(isinstance(a, SetTraffic) for a in decision.actions)
     canary = any(isinstance(a, EnsureTrack) and a.track == names.CANARY and a.replicas for a in decision.actions)
-    if not canary and not any(isinstance(a, SetTraffic) for a in decision.actions):
+    if not moves and not (canary and traffic.type == "GatewayAPI"):
         return None
     try:
         route = applier.read_route(

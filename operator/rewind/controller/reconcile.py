@@ -164,7 +164,12 @@ def _finish(
     objects: dict[str, dict[str, Any]],
     now: datetime,
 ) -> None:
-    """Carry out the intent a killed operator left in status (again: every action is idempotent)."""
+    """Carry out the intent a killed operator left in status (again: every action is idempotent).
+
+    Its serving objects were ours when it was decided, but the operator may have been down since: they are
+    checked again (`ownership.preflight`). One that is not ours any more is not written; the intent's other
+    effects are carried out, and the next tick, deciding afresh, refuses the deployment (Blocked, an Event).
+    """
     applying = Applying(
         kube=rt.kube,
         store=rt.store,
@@ -176,8 +181,13 @@ def _finish(
         pruned=rt.pruned,
         recorded=rt.recorded,
     )
-    log.info("%s/%s: finishing intent %d", obj["metadata"]["namespace"], obj["metadata"]["name"], intent.serial(status))
-    carry_out(applying, intent.pending(status), serial=intent.serial(status))
+    meta = obj["metadata"]
+    pending = intent.pending(status)
+    not_ours = ownership.preflight(applying, Decision(actions=pending, status=status, requeue_after=None))
+    if not_ours is not None:
+        log.warning("%s/%s: intent %d: %s", meta["namespace"], meta["name"], intent.serial(status), not_ours.message)
+    log.info("%s/%s: finishing intent %d", meta["namespace"], meta["name"], intent.serial(status))
+    carry_out(applying, pending, serial=intent.serial(status), serving=not_ours is None)
     target = intent.finished(status)
     failing = condition(status, errors.CONDITION)
     if failing is not None:  # recorded after the intent was written (a failed try): cleared now, not lost

@@ -32,11 +32,15 @@ class Endpoints:
     allowed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for entry in (self.default, *self.allowed):
-            if entry is not None:
-                problem = _entry_problem(entry)
-                if problem:
-                    raise ValueError(f"Prometheus allow-list entry {entry!r}: {problem}")
+        if self.default is not None:
+            # One address: queried as it is, so a prefix (`/*`) has no meaning here.
+            problem = "it must be one address, not a prefix" if self.default.endswith("*") else _unsafe(self.default)
+            if problem:
+                raise ValueError(f"Prometheus default address {self.default!r}: {problem}")
+        for entry in self.allowed:
+            problem = _entry_problem(entry)
+            if problem:
+                raise ValueError(f"Prometheus allow-list entry {entry!r}: {problem}")
 
 
 def parse_allowed(text: str) -> tuple[str, ...]:

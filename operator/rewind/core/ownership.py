@@ -6,9 +6,11 @@ names this deployment (how a platform team hands an existing object over). An HT
 it is used only if it opted in, with the label `rewind.dev/deployment` or the annotation of the same key
 (a comma-separated list, for a route shared by several deployments) naming this deployment.
 
-Two ModelDeployments whose object names meet (`fraud` owns the Service `fraud-stable`, which is also the
-client Service of a ModelDeployment `fraud-stable`) collide: the older one keeps its names, the younger
-one is refused, so they never take turns rewriting one object.
+Two ModelDeployments whose object names meet (`fraud` owns the Service `fraud-stable` under GatewayAPI,
+which is also the client Service of a ModelDeployment `fraud-stable`) collide: the older one keeps its
+names, the younger one is refused, so they never take turns rewriting one object. Names are compared
+whatever the traffic type and kind: either deployment may switch to GatewayAPI (and so to track
+Services) at any time, and a refusal that came only then would stop one that already serves.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ _GROUP = "rewind.dev/"
 
 
 def object_names(md: str) -> tuple[str, ...]:
-    """Every Deployment and Service name a ModelDeployment named `md` writes."""
+    """Every Deployment and Service name a ModelDeployment named `md` may write (track Services included:
+    it writes them only under GatewayAPI, but may switch to it at any time)."""
     services = (names.service_name(md), *(names.track_service_name(md, t) for t in names.TRACKS))
     return tuple(sorted({*services, *(names.deployment_name(md, t) for t in names.TRACKS)}))
 

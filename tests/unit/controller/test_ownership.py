@@ -10,7 +10,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.unit.controller.fake import Harness
+import pytest
+
+from rewind.api.modeldeployment import ModelDeploymentSpec, ModelDeploymentStatus
+from rewind.controller import ownership
+from rewind.controller.actions import Applying
+from rewind.core.model import Decision, ScaleTrack, SetTraffic
+from tests.unit.controller.fake import Harness, Killed
 from tests.unit.controller.objects import NS, md, mv, settle, world
 
 THEIRS = {
@@ -174,3 +180,78 @@ def test_track_services_exist_for_the_httproute_to_weigh_and_only_then() -> None
     world(plain)
     settle(plain, "fraud")
     assert {n for (r, _, n) in plain.cluster.objects if r == "services"} == {"fraud"}
+
+
+def test_an_intent_finished_after_a_restart_never_writes_what_became_somebody_elses() -> None:
+    """An operator killed between writing its intent and acting on it finishes the intent when it starts
+    again; an object of the intent's name created meanwhile by somebody else is not written then either:
+    the intent's effects are carried out, and the next tick refuses the deployment."""
+    h = Harness()
+    for v in ("1.0.0", "1.1.0"):
+        h.cluster.add("modelversions", mv(v))
+    h.cluster.add("modeldeployments", md("fraud", "1.0.0"))
+    settle(h, "fraud")
+    h.cluster.update("modeldeployments", NS, "fraud", {"spec": {"version": "1.1.0"}})
+    h.cluster.kill = lambda call: call == ("patch", "deployments", "fraud-canary")
+    h.sync()
+    with pytest.raises(Killed):
+        h.tick("fraud")
+    assert (_status(h, "fraud").get("intent") or {}).get("actions"), "the kill came before the intent was written"
+
+    theirs = {  # the team's own Deployment, created while no operator ran
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "fraud-canary",
+            "namespace": NS,
+            "labels": {"app": "fraud-shadow"},
+        },
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "fraud-shadow"}}},
+    }
+    before = copy.deepcopy(h.cluster.add("deployments", theirs))
+    restarted = Harness(cluster=h.cluster, now=h.now)
+    restarted.cluster.take()
+    _tick_a_while(restarted, "fraud")
+
+    after = h.cluster.get("deployments", NS, "fraud-canary")
+    assert after["spec"] == before["spec"]
+    assert after["metadata"]["labels"] == before["metadata"]["labels"]
+    assert "ownerReferences" not in after["metadata"], "took over somebody else's Deployment"
+    assert ("patch", "deployments", "fraud-canary") not in h.cluster.calls
+    assert not (_status(restarted, "fraud").get("intent") or {}).get("actions"), "the intent was not finished"
+    blocked = _blocked(restarted, "fraud")
+    assert (blocked["status"], blocked["reason"]) == ("True", "ObjectNotOwned")
+    assert "Deployment fraud-canary" in blocked["message"]
+    assert len([e for e in restarted.cluster.events if e["reason"] == "ObjectNotOwned"]) == 1
+
+    del h.cluster.objects[("deployments", NS, "fraud-canary")]  # the team moves theirs away: the canary goes on
+    _tick_a_while(restarted, "fraud", ticks=12)
+    status = _status(restarted, "fraud")
+    assert (status["phase"], status["stableVersion"]) == ("Healthy", "1.1.0")
+
+
+def test_every_route_write_needs_the_opt_in_whatever_the_traffic_type() -> None:
+    """A SetTraffic decided under GatewayAPI may be finished (an intent, after a restart) once the deployment
+    has switched to Replicas with `httpRoute` still set: the route is written then too, so it is checked."""
+    h = Harness()
+    h.cluster.add(
+        "httproutes",
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": "shop", "namespace": NS},
+            "spec": {"rules": [{"backendRefs": [{"name": "fraud-stable"}, {"name": "fraud-canary"}]}]},
+        },
+    )
+    strategy = {
+        "canary": {"steps": [{"weight": 50, "pause": "10s"}], "traffic": {"type": "Replicas", "httpRoute": "shop"}}
+    }
+    obj = h.cluster.add("modeldeployments", md("fraud", "1.0.0", strategy=strategy))
+    spec = ModelDeploymentSpec.model_validate(obj["spec"])
+    ctx = Applying(kube=h.runtime.kube, store=h.store, config=h.config, md=obj, spec=spec, versions={}, now=h.now)
+    decision = Decision(
+        actions=(SetTraffic(0), ScaleTrack("canary", 0)), status=ModelDeploymentStatus(), requeue_after=None
+    )
+
+    refused = ownership.preflight(ctx, decision)
+    assert refused is not None and refused.reason == "HTTPRouteNotOptedIn"

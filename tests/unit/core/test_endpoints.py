@@ -93,3 +93,9 @@ def test_the_allow_list_comes_from_the_environment() -> None:
         default=DEFAULT, allowed=("https://thanos.example.com/tenants/*", "http://prometheus-b:9090")
     )
     assert parse_allowed("") == ()
+
+
+def test_the_default_is_one_address_not_a_prefix() -> None:
+    """A default ending in /* would be queried as a URL with * in its path, and let any address below it pass."""
+    with pytest.raises(ValueError, match="default address"):
+        Config(prometheus_address="http://prometheus.monitoring.svc:9090/*")
