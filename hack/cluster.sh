@@ -26,7 +26,9 @@ export PATH="$BIN:$PATH"
 export KWOK_KUBECTL_BINARY="$BIN/kubectl"
 KUBECONFIG_FILE="$STATE/kubeconfig"
 
-exists() { kwokctl get clusters 2>/dev/null | grep -qx "$NAME"; }
+# grep reads the whole list (no -q): quitting early would kill kwokctl with SIGPIPE, and under pipefail
+# a cluster that is not last in the list would then look absent (and `down` would leave it running).
+exists() { kwokctl get clusters 2>/dev/null | grep -x "$NAME" >/dev/null; }
 
 case "${1:-}" in
   up)
