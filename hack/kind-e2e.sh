@@ -56,7 +56,7 @@ wait_md() {  # jsonpath-free: one Python expression over the ModelDeployment, wi
 
 # 1. cluster --------------------------------------------------------------------------------------------
 mkdir -p "$STATE"
-if kind get clusters 2>/dev/null | grep -qx "$NAME"; then
+if kind get clusters 2>/dev/null | grep -x "$NAME" >/dev/null; then
   echo "kind-e2e: a kind cluster $NAME exists already; delete it or set REWIND_KIND_NAME" >&2
   exit 2
 fi
