@@ -62,10 +62,16 @@ class PrometheusProvider:
         timeout: float = 10,
         client: PrometheusConnect | None = None,
     ) -> None:
+        session = requests.Session()
+        # A redirect is not followed: it would send the query (and, to the same host, its credentials) to
+        # an address the platform's allow-list does not name.
+        session.max_redirects = 0
         self._client = (
             client
             if client is not None
-            else PrometheusConnect(url=url.rstrip("/"), headers=headers, timeout=timeout, retry=Retry(total=0))
+            else PrometheusConnect(
+                url=url.rstrip("/"), headers=headers, timeout=timeout, retry=Retry(total=0), session=session
+            )
         )
 
     def query(self, promql: str) -> float | None:
@@ -78,6 +84,9 @@ class PrometheusProvider:
             result: Any = self._client.custom_query(query=promql)
         except PrometheusApiClientException as exc:
             raise ProviderError(_http_error(str(exc))) from exc
+        except requests.TooManyRedirects as exc:
+            code = exc.response.status_code if exc.response is not None else "3xx"
+            raise ProviderError(f"Prometheus answered with a redirect (HTTP {code}), which is not followed") from exc
         except requests.Timeout as exc:
             raise ProviderError("Prometheus did not answer in time") from exc
         except requests.ConnectionError as exc:

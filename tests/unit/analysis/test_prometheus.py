@@ -28,6 +28,8 @@ class FakePrometheus:
     body: Any = field(default_factory=lambda: {"status": "success", "data": {"resultType": "vector", "result": []}})
     queries: list[str] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    redirect: str | None = None  # answer /api/v1/query with a redirect to this address
 
     def answer(self, result_type: str, result: Any) -> None:
         self.body = {"status": "success", "data": {"resultType": result_type, "result": result}}
@@ -41,7 +43,13 @@ def prom() -> Iterator[FakePrometheus]:
         def do_GET(self) -> None:
             url = urlparse(self.path)
             fake.headers.append(dict(self.headers.items()))
-            if url.path == "/api/v1/query":
+            fake.paths.append(url.path)
+            if url.path == "/api/v1/query" and fake.redirect is not None:
+                self.send_response(302)
+                self.send_header("Location", fake.redirect)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            elif url.path == "/api/v1/query":
                 fake.queries.extend(parse_qs(url.query)["query"])
                 self._send(fake.status, fake.body)
             else:
@@ -185,6 +193,16 @@ def test_connection_refused_is_an_error_and_offline() -> None:
     with pytest.raises(ProviderError, match="failed"):
         p.query("up")
     assert not p.is_online()
+
+
+def test_a_redirect_is_not_followed(prom: FakePrometheus) -> None:
+    # An allowed Prometheus (or whatever answers at its address) must not send the operator, with the
+    # tenant's query, to another address: an internal endpoint the allow-list does not name.
+    prom.redirect = f"{prom.url}/internal/secret"
+    with pytest.raises(ProviderError, match=r"redirect \(HTTP 302\), which is not followed") as raised:
+        provider(prom, headers=auth_headers({"token": "s3cret"})).query("up")
+    assert "/internal/secret" not in prom.paths
+    assert "internal" not in str(raised.value), "the address redirected to is not echoed either"
 
 
 def test_bearer_header_is_sent(prom: FakePrometheus) -> None:
