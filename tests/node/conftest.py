@@ -10,7 +10,11 @@ host scraping the serving pods on their pod IPs with the relabelling of Kubernet
 Cluster-agnostic: with REWIND_NODE_KUBECONFIG the tier runs against that cluster (kind, say) instead; the
 images must then be loaded there under the names in REWIND_NODE_OPERATOR_IMAGE and
 REWIND_NODE_MLSERVER_IMAGE, and REWIND_NODE_PROMETHEUS_URL names a Prometheus the operator's pods reach
-(the tier queries it too). Pods are then placed anywhere (no real-node selector).
+(the tier queries it too). Pods are then placed anywhere (no real-node selector). The tests send requests
+to Service ClusterIPs from this process: on kind that needs a route to the Service network.
+
+On the local cluster, the session ends by checking that `hack/cluster.sh down` left nothing of the real
+node behind (processes, mounts, the bridge, iptables rules, the lock): the next `up` must start clean.
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Clu
             )
     finally:
         os.environ.pop("REWIND_REAL_NODE", None)
+    # `down` (hack/node.sh) leaves nothing of the real node behind, so the next `up` starts clean.
+    left = stack.node_leftovers(state)
+    assert not left, "hack/cluster.sh down left the real node's parts behind:\n" + "\n".join(left)
 
 
 @pytest.fixture(scope="session")

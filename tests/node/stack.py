@@ -41,6 +41,48 @@ METRICS_PORT = "8082"
 MODEL = "fraud-detector"
 
 
+# What hack/node.sh creates outside its state directory: one real node per machine.
+NODE_BRIDGE = "rewind0"
+NODE_LOCK = Path("/run/rewind-real-node.lock")
+CNI_NETWORK = "rewind-node"
+
+
+def node_leftovers(state: Path) -> list[str]:
+    """What `hack/cluster.sh down` should have removed for the real node under `state` and did not: its
+    state directory, a process naming it (containerd, its shims, the kubelet, kube-proxy), a mount below
+    it, the bridge, an iptables rule or chain of kube-proxy, the kubelet or the CNI plugin, the lock."""
+    node = state.resolve() / "node"
+    found = [f"state directory {node}"] if node.exists() else []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        if str(node) in cmdline:
+            found.append(f"process {proc.name}: {cmdline[:200]}")
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        target = line.split()[1]
+        if target == str(node) or target.startswith(f"{node}/"):
+            found.append(f"mount {target}")
+    if (Path("/sys/class/net") / NODE_BRIDGE).exists():
+        found.append(f"bridge {NODE_BRIDGE}")
+    for command in ("iptables", "ip6tables"):
+        if not shutil.which(command):
+            continue
+        for table in ("filter", "nat", "mangle"):
+            done = subprocess.run([command, "-t", table, "-S"], capture_output=True, text=True, check=False)
+            found += [
+                f"{command} -t {table}: {rule}"
+                for rule in done.stdout.splitlines()
+                if "KUBE-" in rule or f'"{CNI_NETWORK}"' in rule
+            ]
+    if NODE_LOCK.exists() and NODE_LOCK.read_text().strip() == str(node):
+        found.append(f"lock {NODE_LOCK}")
+    return found
+
+
 @dataclass(frozen=True)
 class Cluster:
     kubeconfig: str
