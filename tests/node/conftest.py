@@ -4,8 +4,9 @@ One control plane per session with a real node (`REWIND_REAL_NODE=1 hack/cluster
 kubelet, kube-proxy), the operator and model-server images built offline (hack/images.py) and imported
 into the node's containerd, the operator installed with the Helm chart as real pods, a model store that
 trains the example's models in a real pod and serves them over HTTP, and Debian's Prometheus on the
-host scraping the serving pods on their pod IPs with the relabelling of Kubernetes pod discovery
-(Debian builds Prometheus without it; stack.PodTargets feeds a file_sd file with the same labels).
+host scraping the serving pods on their pod IPs with the scrape job docs/observability.md gives users
+(Debian builds Prometheus without Kubernetes discovery; stack.PodTargets feeds a file_sd file with the
+labels it would give, and the documented relabelling applies as written).
 
 Cluster-agnostic: with REWIND_NODE_KUBECONFIG the tier runs against that cluster (kind, say) instead; the
 images must then be loaded there under the names in REWIND_NODE_OPERATOR_IMAGE and
