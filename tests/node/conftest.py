@@ -4,13 +4,18 @@ One control plane per session with a real node (`REWIND_REAL_NODE=1 hack/cluster
 kubelet, kube-proxy), the operator and model-server images built offline (hack/images.py) and imported
 into the node's containerd, the operator installed with the Helm chart as real pods, a model store that
 trains the example's models in a real pod and serves them over HTTP, and Debian's Prometheus on the
-host scraping the serving pods on their pod IPs with the relabelling of Kubernetes pod discovery
-(Debian builds Prometheus without it; stack.PodTargets feeds a file_sd file with the same labels).
+host scraping the serving pods on their pod IPs with the scrape job docs/observability.md gives users
+(Debian builds Prometheus without Kubernetes discovery; stack.PodTargets feeds a file_sd file with the
+labels it would give, and the documented relabelling applies as written).
 
 Cluster-agnostic: with REWIND_NODE_KUBECONFIG the tier runs against that cluster (kind, say) instead; the
 images must then be loaded there under the names in REWIND_NODE_OPERATOR_IMAGE and
 REWIND_NODE_MLSERVER_IMAGE, and REWIND_NODE_PROMETHEUS_URL names a Prometheus the operator's pods reach
-(the tier queries it too). Pods are then placed anywhere (no real-node selector).
+(the tier queries it too). Pods are then placed anywhere (no real-node selector). The tests send requests
+to Service ClusterIPs from this process: on kind that needs a route to the Service network.
+
+On the local cluster, the session ends by checking that `hack/cluster.sh down` left nothing of the real
+node behind (processes, mounts, the bridge, iptables rules, the lock): the next `up` must start clean.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[stack.Clu
             )
     finally:
         os.environ.pop("REWIND_REAL_NODE", None)
+    # `down` (hack/node.sh) leaves nothing of the real node behind, so the next `up` starts clean.
+    left = stack.node_leftovers(state)
+    assert not left, "hack/cluster.sh down left the real node's parts behind:\n" + "\n".join(left)
 
 
 @pytest.fixture(scope="session")

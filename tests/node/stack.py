@@ -41,6 +41,48 @@ METRICS_PORT = "8082"
 MODEL = "fraud-detector"
 
 
+# What hack/node.sh creates outside its state directory: one real node per machine.
+NODE_BRIDGE = "rewind0"
+NODE_LOCK = Path("/run/rewind-real-node.lock")
+CNI_NETWORK = "rewind-node"
+
+
+def node_leftovers(state: Path) -> list[str]:
+    """What `hack/cluster.sh down` should have removed for the real node under `state` and did not: its
+    state directory, a process naming it (containerd, its shims, the kubelet, kube-proxy), a mount below
+    it, the bridge, an iptables rule or chain of kube-proxy, the kubelet or the CNI plugin, the lock."""
+    node = state.resolve() / "node"
+    found = [f"state directory {node}"] if node.exists() else []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        if str(node) in cmdline:
+            found.append(f"process {proc.name}: {cmdline[:200]}")
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        target = line.split()[1]
+        if target == str(node) or target.startswith(f"{node}/"):
+            found.append(f"mount {target}")
+    if (Path("/sys/class/net") / NODE_BRIDGE).exists():
+        found.append(f"bridge {NODE_BRIDGE}")
+    for command in ("iptables", "ip6tables"):
+        if not shutil.which(command):
+            continue
+        for table in ("filter", "nat", "mangle"):
+            done = subprocess.run([command, "-t", table, "-S"], capture_output=True, text=True, check=False)
+            found += [
+                f"{command} -t {table}: {rule}"
+                for rule in done.stdout.splitlines()
+                if "KUBE-" in rule or f'"{CNI_NETWORK}"' in rule
+            ]
+    if NODE_LOCK.exists() and NODE_LOCK.read_text().strip() == str(node):
+        found.append(f"lock {NODE_LOCK}")
+    return found
+
+
 @dataclass(frozen=True)
 class Cluster:
     kubeconfig: str
@@ -68,21 +110,23 @@ def node_ip(api: client.ApiClient) -> str:
     return next(a.address for a in nodes[0].status.addresses if a.type == "InternalIP")
 
 
-# What a user's scrape config does with Kubernetes pod discovery (role: pod).
-POD_RELABEL: list[dict[str, Any]] = [
-    {"source_labels": ["__meta_kubernetes_pod_label_rewind_dev_deployment"], "regex": ".+", "action": "keep"},
-    {"source_labels": ["__meta_kubernetes_pod_ready"], "regex": "true", "action": "keep"},
-    {"source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_port"], "regex": r"\d+", "action": "keep"},
-    {
-        "source_labels": ["__meta_kubernetes_pod_ip", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
-        "regex": r"(.+);(\d+)",
-        "replacement": "$1:$2",
-        "target_label": "__address__",
-    },
-    {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"},
-    {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-    {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-]
+def documented_scrape_job() -> dict[str, Any]:
+    """The scrape job docs/observability.md tells users to configure (Kubernetes pod discovery), as the
+    page writes it: the first YAML block there whose job uses `kubernetes_sd_configs`."""
+    page = ROOT / "docs" / "observability.md"
+    for block in re.findall(r"```yaml\n(.*?)```", page.read_text(), re.S):
+        doc = yaml.safe_load(block)
+        jobs = doc.get("scrape_configs") if isinstance(doc, dict) else None
+        for job in jobs or []:
+            if "kubernetes_sd_configs" in job:
+                return dict(job)
+    raise RuntimeError(f"{page} has no scrape job with kubernetes_sd_configs")
+
+
+def bridged_scrape_job(targets_file: str) -> dict[str, Any]:
+    """The documented job with its Kubernetes discovery replaced by the file that PodTargets writes."""
+    job = {k: v for k, v in documented_scrape_job().items() if k != "kubernetes_sd_configs"}
+    return {**job, "file_sd_configs": [{"files": [targets_file], "refresh_interval": "2s"}]}
 
 
 def _label_name(key: str) -> str:
@@ -158,15 +202,15 @@ class Prom:
 
     @classmethod
     def start(cls, workdir: Path, *, kubeconfig: str) -> Prom:
-        """Debian's Prometheus on this machine, scraping the serving pods on their pod IPs with the
-        relabelling a user's `kubernetes_sd_configs` (role pod) would use: pods labelled
-        `rewind.dev/deployment` that are Ready and annotate `prometheus.io/port`, their labels mapped onto
-        the series (rewind_dev_deployment, rewind_dev_track), `namespace` and `pod` added. It listens on
-        the node's address so that pods reach it.
+        """Debian's Prometheus on this machine, scraping the serving pods on their pod IPs with the scrape
+        job docs/observability.md gives users (`documented_scrape_job`): pods labelled
+        `rewind.dev/deployment`, on the port of their `prometheus.io/port` annotation, their rewind.dev
+        labels mapped onto the series (rewind_dev_deployment, rewind_dev_track), `namespace` added. It
+        listens on the node's address so that pods reach it.
 
         Debian builds Prometheus without Kubernetes discovery, so `PodTargets` stands in for it: it
         watches the pods through the API server and writes the same `__meta_kubernetes_pod_*` labels into
-        a file_sd file. The relabel rules below are the ones a user's Kubernetes discovery takes as is."""
+        a file_sd file, which replaces the job's `kubernetes_sd_configs`; its relabelling is taken as is."""
         binary = shutil.which("prometheus")
         if not binary:
             raise RuntimeError("no prometheus binary: run `make testenv`")
@@ -178,13 +222,7 @@ class Prom:
         targets.start()
         conf = {
             "global": {"scrape_interval": "2s", "evaluation_interval": "2s"},
-            "scrape_configs": [
-                {
-                    "job_name": "rewind-serving",
-                    "file_sd_configs": [{"files": [str(targets.path)], "refresh_interval": "2s"}],
-                    "relabel_configs": POD_RELABEL,
-                }
-            ],
+            "scrape_configs": [bridged_scrape_job(str(targets.path))],
         }
         (workdir / "prometheus.yml").write_text(json.dumps(conf))
         port = free_port()

@@ -14,6 +14,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -292,20 +293,41 @@ def test_serving_pods_run_non_root_on_a_read_only_root(serving: Deployment, node
 
 
 def test_an_artifact_that_does_not_match_its_digest_never_serves(serving: Deployment) -> None:
+    """1.1.1 names 1.1.0's artifact with a wrong digest: its init step refuses the download (exit 1), so
+    its pods never become Ready; the rollout ends at the progress deadline (90s), and what a user reads
+    (the history entry, the RolledBack Event, the ModelVersion) says the digest did not match. Stable
+    answers every request meanwhile."""
+    canary_pods: dict[str, bool] = {}  # every canary pod seen during the rollout: was it ever Ready?
+
+    def watch_canary() -> None:
+        for pod in serving.pods("canary"):
+            ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+            canary_pods[pod.metadata.name] = canary_pods.get(pod.metadata.name, False) or ready
+
+    def ended(status: dict[str, Any], spec: dict[str, Any]) -> bool:
+        watch_canary()
+        return bool(spec["version"] == "1.1.0" and status.get("phase") == "RolledBack")
+
     with Traffic(serving.url) as traffic:
         serving.set_version("1.1.1")
-        serving.wait(
-            "the rollout of 1.1.1 ended",
-            lambda s, spec: spec["version"] == "1.1.0" and s.get("phase") in {"RolledBack", "Healthy"},
-            240,
-        )
-    assert all(
-        not pod.status.container_statuses or not pod.status.container_statuses[0].ready
-        for pod in serving.pods("canary")
-    )
+        serving.wait("the rollout of 1.1.1 ended", ended, 240)
+    assert canary_pods, "no canary pod of 1.1.1 was ever seen"
+    assert not any(canary_pods.values()), f"a canary pod of 1.1.1 became Ready: {canary_pods}"
     assert set(traffic.seen) == {(200, "1.1.0")}, traffic.seen  # stable served throughout, and only stable
-    reasons = " ".join(m for _, _, m in serving.events()) + json.dumps(serving.status())
-    assert "digest" in reasons.lower(), reasons
+
+    status = serving.status()
+    (entry,) = [e for e in status.get("history") or [] if e["version"] == "1.1.1"]
+    assert entry["outcome"] == "RolledBack", entry
+    reason = entry["reason"]
+    assert reason.startswith("ProgressDeadlineExceeded: canary pods not available within 90s"), reason
+    assert "ArtifactDigestMismatch" in reason and "artifact digest mismatch" in reason, reason
+    served = datetime.fromisoformat(entry["to"]) - datetime.fromisoformat(entry["from"])
+    assert served >= timedelta(seconds=90), f"ended after {served}, before the progress deadline"
+    assert "ArtifactDigestMismatch" in status["message"], status["message"]
+    rolled_back = [m for _, r, m in serving.events() if r == "RolledBack" and "1.1.1" in m]
+    assert rolled_back and all("artifact digest mismatch" in m for m in rolled_back), serving.events()
+    # The model's own fault (not the deployment's): the version is latched Failed everywhere.
+    assert serving.version_phase("1.1.1") == "Failed"
 
 
 def test_a_bad_version_is_rolled_back_on_the_metrics_real_pods_export(
