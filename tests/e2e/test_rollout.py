@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
+
+from kubernetes import client
 
 from tests.e2e.support import DOWN_PROMETHEUS, Operator, Prometheus, wait_for
 from tests.e2e.world import World
@@ -131,20 +134,38 @@ def test_canary_pods_that_no_node_fits_roll_back_at_the_deadline_without_latchin
 
 def test_pods_that_can_not_be_created_are_this_deployments_trouble_with_the_servers_words(world: World) -> None:
     """A ServiceAccount that does not exist: the ReplicaSet can create no pod (issue 9, item 3). At the
-    deadline the cause is said (PodsNotCreated, with the API server's words) in status, history and a
-    Warning Event, and the ModelVersion other deployments share is not latched Failed."""
+    deadline the cause is said (PodsNotCreated, with the API server's words) in status and one Warning
+    Event, and the ModelVersion other deployments share is not latched Failed. With nothing to roll back
+    to (a first version), the update is held, not started again at every deadline; once the ServiceAccount
+    exists, the ReplicaSet controller creates the pods and the same update carries on to Healthy."""
     world.mv("1.1.0")
     world.md("1.1.0", strategy={"canary": {"progressDeadline": "8s"}}, podTemplate={"serviceAccountName": "missing"})
-    status = world.wait_status("degraded at the deadline", lambda s: s.get("phase") == "Degraded", timeout=60)
+    status = world.wait_status("held at the deadline", lambda s: s.get("phase") == "Degraded", timeout=60)
     assert "PodsNotCreated" in status["message"] and 'serviceaccount "missing" not found' in status["message"], status
+    assert status["update"]["held"]["reason"] == "PodsNotCreated", status
     entry = status["history"][-1]
-    assert (entry["version"], entry["outcome"]) == ("1.1.0", "RolledBack")
-    assert "PodsNotCreated" in entry["reason"]
-    warnings = [m for r, m in world.events() if r == "NoRollbackTarget"]
-    assert warnings and "PodsNotCreated" in warnings[0], world.events()
+    assert (entry["version"], entry.get("outcome")) == ("1.1.0", None), "the update is still in flight"
     assert "rewind.dev/failed" not in (world.version_obj("1.1.0")["metadata"].get("labels") or {})
     assert world.version_obj("1.1.0")["status"]["phase"] != "Failed"
     assert not status.get("failedDigests")
+
+    time.sleep(30)  # almost four deadlines more: nothing is started again, nothing said again
+    reasons = [r for r, _ in world.events()]
+    assert reasons.count("UpdateStarted") == 1, world.events()
+    assert reasons.count("PodsNotCreated") == 1, world.events()
+    assert "NoRollbackTarget" not in reasons, world.events()
+    warning = next(m for r, m in world.events() if r == "PodsNotCreated")
+    assert 'serviceaccount "missing" not found' in warning
+    assert len(world.status()["history"]) == 1
+
+    world.core.create_namespaced_service_account(
+        world.namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="missing"))
+    )
+    status = world.wait_healthy("1.1.0", timeout=240)
+    reasons = [r for r, _ in world.events()]
+    assert reasons.count("UpdateStarted") == 1, world.events()
+    assert "Updated" in reasons and "Healthy" in reasons, world.events()
+    assert [(e["version"], e["outcome"]) for e in status["history"]] == [("1.1.0", "Promoted")]
 
 
 def test_inconclusive_analysis_pauses_and_never_promotes(world: World, prometheus: Prometheus) -> None:

@@ -32,6 +32,17 @@ class MetricResult(ApiModel):
 AnalysisMap = Annotated[dict[str, MetricResult], Field(max_length=16)]
 
 
+class HoldStatus(ApiModel):
+    """A rollout held at its progress deadline: its pods are not available for a reason that is this
+    deployment's (not the model's) and nothing rolls back (no rollback target, or `rollback.automatic`
+    off). Its Deployment keeps trying; pods that come up carry the rollout on; a new generation tries again.
+    """
+
+    since: ShortString = Field(description="When the progress deadline was missed.")
+    generation: int | None = Field(default=None, description="The spec generation that was held.")
+    reason: ShortString = Field(description="The cause (CamelCase), also the reason of the Warning Event.")
+
+
 class CanaryStatus(ApiModel):
     """A canary in flight. Everything needed to resume it after an operator restart is here."""
 
@@ -47,6 +58,7 @@ class CanaryStatus(ApiModel):
     )
     promoting: bool = Field(default=False, description="All steps passed; stable is being updated.")
     analysis: AnalysisMap | None = None
+    held: HoldStatus | None = None
 
 
 class UpdateStatus(ApiModel):
@@ -56,6 +68,10 @@ class UpdateStatus(ApiModel):
     content_digest: Digest | None = None
     started_at: ShortString
     reason: Literal["Initial", "Direct", "FastTrack"]
+    tried_at: ShortString | None = Field(
+        default=None, description="When a held update was tried again (new generation): the deadline counts from here."
+    )
+    held: HoldStatus | None = None
 
 
 class BakeStatus(ApiModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import BakeStatus, CanaryStatus
 from rewind.builders.replicas import surge_pods
-from rewind.core import checks, diagnose, guard
+from rewind.core import checks, diagnose, guard, hold
 from rewind.core.model import (
     PROMOTE_ANNOTATION,
     ClearRequest,
@@ -103,9 +103,12 @@ def _await_pods(plan: Plan, c: CanaryStatus) -> CanaryStatus | None:
     spec = plan.spec
     _, want = plan.split(c.weight)
     if plan.observed.canary.version == c.version and plan.observed.canary.settled(want):
-        c = c.model_copy(update={"available_at": plan.stamp})
+        c = c.model_copy(update={"available_at": plan.stamp, "held": None})  # a held canary carries on
         plan.update(canary=c)
         return c
+    if hold.retried(plan, c.held):  # a spec change: try this step again, with a fresh deadline
+        c = c.model_copy(update={"held": None, "step_started_at": plan.stamp})
+        plan.update(canary=c)
     deadline = parse_time(c.step_started_at) + parse_duration(spec.strategy.canary.progress_deadline)
     if plan.now >= deadline:
         cause = diagnose.explain(plan.observed.canary)
@@ -113,6 +116,11 @@ def _await_pods(plan: Plan, c: CanaryStatus) -> CanaryStatus | None:
             f"canary pods not available within {spec.strategy.canary.progress_deadline} "
             f"({plan.observed.canary.ready}/{want} ready): {cause.reason}: {cause.message}"
         )
+        if hold.instead_of_rollback(plan, bad=c.version, cause=cause):
+            plan.serve_canary(c.version, c.weight, route=False)
+            kept = hold.held(plan, version=c.version, cause=cause, detail=detail, previous=c.held)
+            plan.update(canary=c.model_copy(update={"held": kept}))
+            return None
         roll_back(
             plan,
             bad=c.version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rewind.api.common import parse_duration
 from rewind.api.modeldeployment import BakeStatus, UpdateStatus
-from rewind.core import checks, diagnose, guard
+from rewind.core import checks, diagnose, guard, hold
 from rewind.core.model import Emit, EnsureTrack, MarkVersion, parse_time
 from rewind.core.plan import Plan
 from rewind.core.records import update_open
@@ -33,13 +33,21 @@ def progress(plan: Plan) -> None:
         plan.act(EnsureTrack("stable", u.version, replicas))
         _complete(plan, u)
         return
-    deadline = parse_time(u.started_at) + parse_duration(spec.strategy.canary.progress_deadline)
+    if hold.retried(plan, u.held):  # a spec change: try again, with a fresh deadline
+        u = u.model_copy(update={"held": None, "tried_at": plan.stamp})
+        plan.update(update=u)
+    deadline = parse_time(u.tried_at or u.started_at) + parse_duration(spec.strategy.canary.progress_deadline)
     if plan.now >= deadline and u.reason != "FastTrack":
         cause = diagnose.explain(stable)
         detail = (
             f"pods not available within {spec.strategy.canary.progress_deadline} ({stable.ready}/{replicas} ready): "
             f"{cause.reason}: {cause.message}"
         )
+        if hold.instead_of_rollback(plan, bad=u.version, cause=cause):
+            plan.act(EnsureTrack("stable", u.version, replicas))
+            kept = hold.held(plan, version=u.version, cause=cause, detail=detail, previous=u.held)
+            plan.update(update=u.model_copy(update={"held": kept}))
+            return
         # roll_back puts the stable track back on the version it served before, if there is one.
         roll_back(
             plan,

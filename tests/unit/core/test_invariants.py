@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 from rewind.api.modeldeployment import ModelDeploymentStatus
 from rewind.builders.serving import replica_split
 from rewind.core import checks, guard, intent
-from rewind.core.model import CheckOutcome, Decision, EnsureTrack, Observed, VersionInfo, parse_time
-from tests.unit.core.scenario import FAIL, INCONCLUSIVE, PASS, World, make_spec, version
+from rewind.core.model import CheckOutcome, Decision, EnsureTrack, Observed, PodView, VersionInfo, parse_time
+from tests.unit.core.scenario import CRASHING, FAIL, INCONCLUSIVE, PASS, World, make_spec, version
 
 VERSIONS = ["1.0.0", "1.1.0", "1.2.0", "2.0.0"]
 LIMIT = 4
 
+# Pods that fail for the model (a crashing runtime: latched) or for the deployment (no node fits: not).
+NO_NODE = PodView(name="p", unschedulable="0/4 nodes are available: 4 Insufficient cpu.")
 features = st.sampled_from([*[("fraud", "1")] * 6, ("fraud", "2"), ("other", "1"), None])
 
 
@@ -91,7 +93,13 @@ def events(draw: st.DrawFn) -> tuple[Any, ...]:
     if kind == "verdict":
         return (kind, draw(st.sampled_from([PASS, PASS, FAIL, INCONCLUSIVE])))
     if kind == "pods":
-        return (kind, draw(st.sampled_from(["stable", "canary"])), draw(st.sampled_from([True, True, False])))
+        track = draw(st.sampled_from(["stable", "canary"]))
+        return (
+            kind,
+            track,
+            draw(st.sampled_from([True, True, False])),
+            draw(st.sampled_from([CRASHING, NO_NODE, NO_NODE])),
+        )
     if kind == "latch":
         return (kind, draw(st.sampled_from(VERSIONS)), draw(st.booleans()))
     if kind == "serve":
@@ -141,7 +149,10 @@ class Ledger:
       recorded, `CanaryStep` as steps recorded, `Healthy` as bakes recorded as ended healthy;
     - (g) a version whose analysis reached the failure limit is never promoted: once a decision that
       judged a canary (or bake) failed had any effect, that canary is never promoted (that bake never
-      ends healthy).
+      ends healthy);
+    - (h) nothing is started twice for the same spec: no `UpdateStarted` or `CanaryStarted` of a version
+      twice in one generation, unless a Failed latch was lifted in between (a failure with nothing to
+      roll back to holds the rollout instead of starting it again).
     """
 
     canaries: set[Run] = field(default_factory=set)
@@ -149,6 +160,9 @@ class Ledger:
     healthy: set[Run] = field(default_factory=set)
     failing: set[Judged] = field(default_factory=set)  # judged failed by the decision being applied
     failed: set[Judged] = field(default_factory=set)
+    started: set[tuple[int, str, int]] = field(default_factory=set)  # (generation, version, lifts)
+    lifts: int = 0  # Failed latches seen lifted (a human act that may start the same version again)
+    latched: set[str] = field(default_factory=set)
 
     def judge(self, world: World, observed: Observed, decision: Decision) -> None:
         """Before a decision is applied: does it judge the analysed version failed?"""
@@ -196,6 +210,7 @@ class Ledger:
                 run = (bake.version, bake.started_at)
                 assert ("bake", *run) not in self.failed, f"(g) {run} failed its bake analysis, yet healthy"
                 self.healthy.add(run)
+        self._starts(world, snapshot)
         if intent.pending(status):
             return
         if c is not None and not c.promoting and world.canary.exists and world.canary.version == c.version:
@@ -206,6 +221,21 @@ class Ledger:
         assert posted.count("CanaryStarted") == len(self.canaries), "(f) CanaryStarted once per canary"
         assert posted.count("CanaryStep") == len(self.steps), "(f) CanaryStep once per step"
         assert posted.count("Healthy") == len(self.healthy), "(f) Healthy once per bake"
+
+    def _starts(self, world: World, snapshot: object) -> None:
+        latched = {v for v, i in world.versions.items() if i.failed}
+        if self.latched - latched:
+            self.lifts += 1
+        self.latched = latched
+        assert isinstance(snapshot, tuple)
+        for e in world.emitted[snapshot[1] :]:
+            if e.reason not in ("UpdateStarted", "CanaryStarted"):
+                continue
+            words = e.message.split()
+            v = words[3] if e.reason == "UpdateStarted" else words[1]  # "updating stable to V", "canary V started"
+            key = (world.generation, v, self.lifts)
+            assert key not in self.started, f"(h) {e.reason} {v} twice in generation {world.generation}"
+            self.started.add(key)
 
 
 def decide(world: World, ledger: Ledger) -> Decision:
@@ -226,7 +256,7 @@ def apply(world: World, event: tuple[Any, ...]) -> None:
         outcome: CheckOutcome = event[1]
         world.verdict = outcome
     elif kind == "pods":
-        world.pods(event[1], ok=event[2])
+        world.pods(event[1], ok=event[2], why=event[3])
     elif kind == "version":
         world.advance(0.01)  # two canaries never start in the same millisecond: runs are told apart by time
         world.set_version(event[1])
