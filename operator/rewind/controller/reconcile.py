@@ -119,17 +119,7 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
         refused=refused,
     )
     decision = decide(spec=spec, status=status, observed=observed, now=now)
-    applying = Applying(
-        kube=rt.kube,
-        store=rt.store,
-        config=rt.config,
-        md=obj,
-        spec=spec,
-        versions=objects,
-        now=now,
-        pruned=rt.pruned,
-        recorded=rt.recorded,
-    )
+    applying = _applying(rt, obj, spec, objects, now)
     not_ours = ownership.preflight(applying, decision)
     if not_ours is not None:
         # Decided again, refused: nothing is written but the status and one Event.
@@ -170,17 +160,7 @@ def _finish(
     checked again (`ownership.preflight`). One that is not ours any more is not written; the intent's other
     effects are carried out, and the next tick, deciding afresh, refuses the deployment (Blocked, an Event).
     """
-    applying = Applying(
-        kube=rt.kube,
-        store=rt.store,
-        config=rt.config,
-        md=obj,
-        spec=spec,
-        versions=objects,
-        now=now,
-        pruned=rt.pruned,
-        recorded=rt.recorded,
-    )
+    applying = _applying(rt, obj, spec, objects, now)
     meta = obj["metadata"]
     pending = intent.pending(status)
     not_ours = ownership.preflight(applying, Decision(actions=pending, status=status, requeue_after=None))
@@ -194,6 +174,23 @@ def _finish(
         kept = [c for c in target.conditions or [] if c.type != errors.CONDITION]
         target = target.model_copy(update={"conditions": [*kept, failing]})
     _persist(rt, obj, status, errors.cleared(target, now))
+
+
+def _applying(
+    rt: Runtime, obj: dict[str, Any], spec: ModelDeploymentSpec, objects: dict[str, dict[str, Any]], now: datetime
+) -> Applying:
+    """What carrying out a decision for `obj` needs (the process-wide memos included)."""
+    return Applying(
+        kube=rt.kube,
+        store=rt.store,
+        config=rt.config,
+        md=obj,
+        spec=spec,
+        versions=objects,
+        now=now,
+        pruned=rt.pruned,
+        recorded=rt.recorded,
+    )
 
 
 def _identity(md: dict[str, Any]) -> tuple[object, ...]:
