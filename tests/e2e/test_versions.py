@@ -90,14 +90,7 @@ def test_a_serving_version_can_not_be_deleted(world: World) -> None:
         GROUP, VERSION, world.namespace, "modelversions", "fraud-detector-0-9-0"
     )
 
-    def gone() -> bool:
-        try:
-            world.version_obj("0.9.0")
-        except ApiException as exc:
-            return exc.status == 404
-        return False
-
-    wait_for(gone, 30, "the unused version deleted")
+    wait_for(lambda: _gone(world, "0.9.0"), 30, "the unused version deleted")
     assert world.version_obj("1.0.0")["spec"]["version"] == "1.0.0", "the serving version is still there"
     assert world.status()["stableVersion"] == "1.0.0"
 
@@ -137,14 +130,7 @@ def test_a_failed_version_deleted_and_created_again_stays_failed(world: World) -
 
     world.set_version("1.1.0")  # nothing asks for it any more: the deletion completes
 
-    def gone() -> bool:
-        try:
-            world.version_obj("2.0.0")
-        except ApiException as exc:
-            return exc.status == 404
-        return False
-
-    wait_for(gone, 60, "the failed version deleted once nothing needs it")
+    wait_for(lambda: _gone(world, "2.0.0"), 60, "the failed version deleted once nothing needs it")
     assert len(said()) == 1, "the reason was said once"
 
     world.mv("2.0.0")  # created again from Git: the same content, no label, no status
@@ -160,3 +146,12 @@ def test_a_failed_version_deleted_and_created_again_stays_failed(world: World) -
     assert status["stableVersion"] == "1.1.0"
     assert world.deployment("canary").spec.replicas == 0
     assert [r for r, _ in world.events()].count("CanaryStarted") == 1, "the failed model never served again"
+
+
+def _gone(world: World, version: str) -> bool:
+    """Whether the ModelVersion of `version` is gone from the API server (its deletion completed)."""
+    try:
+        world.version_obj(version)
+    except ApiException as exc:
+        return exc.status == 404
+    return False
