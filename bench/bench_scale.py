@@ -6,8 +6,9 @@ Run with `make bench-scale` (needs `make testenv`). Sizes from `--sizes` or REWI
 1. N ModelDeployments (1 replica, one canary metric: `vector(0)`, so every check passes), each with
    its own model of 3 ModelVersions, 100 per namespace, created while the operator is stopped.
 2. Cold start: the operator starts; time until every deployment is Healthy, the operator's CPU seconds
-   and RSS, its ticks (per deployment, and CPU per tick: the CPU after start-up, when the metrics
-   endpoint first answers, over the ticks), and the API requests its client sent (total
+   and RSS, its ModelDeployment ticks (per deployment, and CPU per tick: all of the operator's CPU
+   after start-up, when the metrics endpoint first answers, its watches and the ModelVersions'
+   registration included, over those ticks), and the API requests its client sent (total
    and writes, its lists and watches included; the writes per deployment by verb and resource are
    printed; the API server's own request counter is shown beside it in the idle window).
 3. Idle: a window (`--idle` seconds) with nothing changing: the operator's requests/s, CPU seconds and
