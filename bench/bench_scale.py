@@ -395,12 +395,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results-scale.md"))
     args = parser.parse_args()
+    commit = _git("rev-parse", "--short", "HEAD")  # what runs: taken now, a long run may outlast a commit
+    dirty = _git("status", "--porcelain", "operator")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             rows.append(run_size(n, idle=args.idle, samples=args.samples, tmp=Path(tmp)))
-    commit = _git("rev-parse", "--short", "HEAD")
-    dirty = _git("status", "--porcelain", "operator")
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = table(rows)
     print(text)
