@@ -1,7 +1,7 @@
 """Failed ticks made visible: one condition and one Warning Event per cause, not a traceback per retry.
 
 A tick that raises sets the condition `ReconcileError=True` (reason: the exception's kind, message: the
-cause) on the ModelDeployment and posts one Warning Event `ReconcileFailed`. Retries that fail for the
+cause) on its ModelDeployment or ModelVersion and posts one Warning Event `ReconcileFailed`. Retries that fail for the
 same cause write and post nothing more; the next successful tick sets the condition back to False.
 """
 
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from kubernetes.client.exceptions import ApiException
 
+from rewind.api.common import Condition
 from rewind.api.modeldeployment import ModelDeploymentStatus
 from rewind.controller import applier, events
-from rewind.controller.kube import MD_PLURAL
+from rewind.controller.kube import MD_PLURAL, MV_PLURAL
 from rewind.core.model import iso
 from rewind.core.records import condition, set_condition
 
@@ -85,6 +86,37 @@ def report(rt: Runtime, *, namespace: str, name: str, exc: BaseException) -> boo
         )
     except Exception as write_error:
         log.warning("%s/%s: could not record the failure (%s): %s", namespace, name, write_error, message)
+        return False
+    events.emit(rt.kube, obj=obj, type="Warning", reason="ReconcileFailed", message=message, now=now)
+    return True
+
+
+def report_version(rt: Runtime, *, namespace: str, name: str, exc: BaseException) -> bool:
+    """The same for a ModelVersion whose bookkeeping failed (`lifecycle.register` clears it)."""
+    obj = rt.store.get("mv", namespace, name)
+    if obj is None:
+        return False
+    reason, message = cause(exc)
+    try:
+        current = [Condition.model_validate(c) for c in (obj.get("status") or {}).get("conditions") or []]
+    except ValueError:
+        current = []
+    held = next((c for c in current if c.type == CONDITION), None)
+    if held is not None and held.status == "True" and held.message == message:
+        return False
+    now = rt.clock()
+    conditions = set_condition(current, type=CONDITION, status="True", reason=reason, message=message, now=iso(now))
+    try:
+        applier.patch_status(
+            rt.kube,
+            rt.store,
+            namespace=namespace,
+            plural=MV_PLURAL,
+            name=name,
+            patch={"conditions": [c.wire() for c in conditions]},
+        )
+    except Exception as write_error:
+        log.warning("mv %s/%s: could not record the failure (%s): %s", namespace, name, write_error, message)
         return False
     events.emit(rt.kube, obj=obj, type="Warning", reason="ReconcileFailed", message=message, now=now)
     return True

@@ -93,6 +93,20 @@ def register(kube: Kube, store: Store, obj: dict[str, Any], *, now: datetime) ->
             labels={DIGEST_LABEL: short(digest), MODEL_LABEL: spec["model"]},
             finalizers=finalizers if FINALIZER in finalizers else [*finalizers, FINALIZER],
         )
+    _recovered(kube, store, store.get("mv", namespace, name) or obj, stamp=stamp)
+
+
+def _recovered(kube: Kube, store: Store, obj: dict[str, Any], *, stamp: str) -> None:
+    """Set `ReconcileError` (from a failed try, `controller.errors`) back to False once all went through."""
+    status = dict(obj.get("status") or {})
+    failing = {c["type"]: c for c in status.get("conditions") or []}.get("ReconcileError")
+    if failing is None or failing.get("status") != "True":
+        return
+    conditions = _cond(status, "ReconcileError", "False", "Reconciled", "", stamp=stamp)
+    meta = obj["metadata"]
+    applier.patch_status(
+        kube, store, namespace=meta["namespace"], plural=MV_PLURAL, name=meta["name"], patch={"conditions": conditions}
+    )
 
 
 def release(kube: Kube, store: Store, obj: dict[str, Any]) -> None:

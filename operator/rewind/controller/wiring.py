@@ -82,8 +82,9 @@ class Controller:
                 if obj["metadata"].get("deletionTimestamp"):
                     return DELETION_RECHECK if self.hold_deletion(obj) else None
                 lifecycle.register(rt.kube, self.store, obj, now=rt.clock())
-            except Exception:
+            except Exception as exc:
                 metrics.RECONCILE_ERRORS.labels("ModelVersion").inc()
+                errors.report_version(rt, namespace=namespace, name=name, exc=exc)
                 raise
             return None
         try:

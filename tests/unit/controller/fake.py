@@ -192,7 +192,10 @@ class FakeCluster:
         name = body.metadata.name if body.metadata is not None else None
         if name is not None and any(e.get("name") == name for e in self.events):
             raise _error(409, f'events "{name}" already exists')
-        self.events.append({"name": name, "reason": body.reason, "type": body.type, "message": body.message})
+        kind = getattr(body.involved_object, "kind", None)
+        self.events.append(
+            {"name": name, "reason": body.reason, "type": body.type, "message": body.message, "kind": kind}
+        )
         return body
 
     def get_namespaced_custom_object(self, group: str, version: str, namespace: str, plural: str, name: str) -> Any:

@@ -8,7 +8,7 @@ from kubernetes.client.exceptions import ApiException
 from rewind.cli import views
 from rewind.controller import applier, errors
 from tests.unit.controller.fake import Harness, _error
-from tests.unit.controller.objects import NS, md, mv, settle, world
+from tests.unit.controller.objects import NS, md, mv, mv_name, settle, world
 
 
 def test_scaling_a_deployment_that_is_not_there_sends_nothing() -> None:
@@ -141,3 +141,30 @@ def test_a_serving_deployment_whose_pod_template_is_refused_keeps_observed_gener
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] - 1, "not claimed applied"
     assert views.failing(obj) == f"Kubernetes API error 422: {REFUSED_TEMPLATE}", "status --watch ends"
     assert [e["reason"] for e in h.cluster.events if e["type"] == "Warning"] == ["ReconcileFailed"]
+
+
+def test_a_failing_model_version_tick_sets_a_condition_and_posts_one_warning_per_cause() -> None:
+    h = Harness()
+    h.cluster.add("modelversions", mv("1.0.0"))
+    h.sync()
+    name = mv_name("fraud-detector", "1.0.0")
+    refused = 'ModelVersion.rewind.dev "x" is invalid: metadata.finalizers: Forbidden: no new finalizers'
+    h.cluster.failures[("patch", "modelversions")] = lambda: _error(422, refused)
+
+    for _ in range(3):
+        with pytest.raises(ApiException):
+            h.register(name)
+    warnings = [e for e in h.cluster.events if e["type"] == "Warning"]
+    assert [(e["reason"], e["message"]) for e in warnings] == [
+        ("ReconcileFailed", f"Kubernetes API error 422: {refused}")
+    ]
+    assert warnings[0]["kind"] == "ModelVersion", "posted on the ModelVersion, where kubectl describe shows it"
+    conditions = h.cluster.get("modelversions", NS, name)["status"]["conditions"]
+    cond = next(c for c in conditions if c["type"] == errors.CONDITION)
+    assert (cond["status"], cond["reason"]) == ("True", "ApiError")
+
+    del h.cluster.failures[("patch", "modelversions")]
+    h.register(name)
+    conditions = h.cluster.get("modelversions", NS, name)["status"]["conditions"]
+    cond = next(c for c in conditions if c["type"] == errors.CONDITION)
+    assert (cond["status"], cond["reason"]) == ("False", "Reconciled")
