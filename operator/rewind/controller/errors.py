@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from kubernetes.client.exceptions import ApiException
 
@@ -55,45 +55,13 @@ def cleared(status: ModelDeploymentStatus, now: datetime) -> ModelDeploymentStat
     return status.model_copy(update={"conditions": conditions})
 
 
-def report(rt: Runtime, *, namespace: str, name: str, exc: BaseException) -> bool:
-    """Record a failed tick on its ModelDeployment, once per cause; True if something was written.
+def report(rt: Runtime, *, namespace: str, name: str, exc: BaseException, kind: Literal["md", "mv"] = "md") -> bool:
+    """Record a failed tick on its ModelDeployment (or ModelVersion: `kind`), once per cause; True if
+    something was written. `lifecycle.register` sets a ModelVersion's condition back.
 
     Best effort: when the API is what fails, this write fails too, and the log line is all there is.
     """
-    obj = rt.store.get("md", namespace, name)
-    if obj is None:
-        return False
-    reason, message = cause(exc)
-    try:
-        status = ModelDeploymentStatus.model_validate(obj.get("status") or {})
-    except ValueError:
-        status = ModelDeploymentStatus()
-    current = condition(status, CONDITION)
-    if current is not None and current.status == "True" and current.message == message:
-        return False
-    now = rt.clock()
-    conditions = set_condition(
-        status.conditions, type=CONDITION, status="True", reason=reason, message=message, now=iso(now)
-    )
-    try:
-        applier.patch_status(
-            rt.kube,
-            rt.store,
-            namespace=namespace,
-            plural=MD_PLURAL,
-            name=name,
-            patch={"conditions": [c.wire() for c in conditions]},
-        )
-    except Exception as write_error:
-        log.warning("%s/%s: could not record the failure (%s): %s", namespace, name, write_error, message)
-        return False
-    events.emit(rt.kube, obj=obj, type="Warning", reason="ReconcileFailed", message=message, now=now)
-    return True
-
-
-def report_version(rt: Runtime, *, namespace: str, name: str, exc: BaseException) -> bool:
-    """The same for a ModelVersion whose bookkeeping failed (`lifecycle.register` clears it)."""
-    obj = rt.store.get("mv", namespace, name)
+    obj = rt.store.get(kind, namespace, name)
     if obj is None:
         return False
     reason, message = cause(exc)
@@ -111,12 +79,12 @@ def report_version(rt: Runtime, *, namespace: str, name: str, exc: BaseException
             rt.kube,
             rt.store,
             namespace=namespace,
-            plural=MV_PLURAL,
+            plural=MD_PLURAL if kind == "md" else MV_PLURAL,
             name=name,
             patch={"conditions": [c.wire() for c in conditions]},
         )
     except Exception as write_error:
-        log.warning("mv %s/%s: could not record the failure (%s): %s", namespace, name, write_error, message)
+        log.warning("%s %s/%s: could not record the failure (%s): %s", kind, namespace, name, write_error, message)
         return False
     events.emit(rt.kube, obj=obj, type="Warning", reason="ReconcileFailed", message=message, now=now)
     return True

@@ -84,7 +84,7 @@ class Controller:
                 lifecycle.register(rt.kube, self.store, obj, now=rt.clock())
             except Exception as exc:
                 metrics.RECONCILE_ERRORS.labels("ModelVersion").inc()
-                errors.report_version(rt, namespace=namespace, name=name, exc=exc)
+                errors.report(rt, namespace=namespace, name=name, exc=exc, kind="mv")
                 raise
             return None
         try:
