@@ -76,8 +76,7 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
     try:
         spec = ModelDeploymentSpec.model_validate(obj["spec"])
     except ValidationError as exc:
-        error = exc.errors()[0]
-        _report_invalid(rt, obj, f"spec.{'.'.join(str(p) for p in error['loc'])}: {error['msg']}")
+        _report_invalid(rt, obj, salvage.describe(exc, "spec"))
         return None
     try:
         status = ModelDeploymentStatus.model_validate(obj.get("status") or {})

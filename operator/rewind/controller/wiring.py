@@ -34,7 +34,7 @@ from rewind.controller.informer import Change
 from rewind.controller.kube import MV_PLURAL, Kube
 from rewind.controller.scheduler import Backoff, Scheduler
 from rewind.controller.store import Kind, Obj, Store
-from rewind.core import guard
+from rewind.core import guard, salvage
 
 log = logging.getLogger(__name__)
 FINALIZER = lifecycle.FINALIZER
@@ -208,7 +208,9 @@ class Controller:
                     )
                 )
             except ValidationError as exc:  # a spec stored before a limit existed, a status being reset
-                unreadable[md_name] = _first_problem(exc)
+                unreadable[md_name] = salvage.describe(
+                    exc, "spec" if exc.title == ModelDeploymentSpec.__name__ else "status"
+                )
         return guard.deletion_blocker(
             name=meta["name"],
             version=str(version),
@@ -253,14 +255,6 @@ class Controller:
         _reason, message = errors.cause(exc)
         log.warning("%s %s/%s failed (%d in a row), retrying in %.1fs: %s", *key, failures, delay, message)
         log.debug("the failure of %s %s/%s", *key, exc_info=exc)
-
-
-def _first_problem(exc: ValidationError) -> str:
-    """`<model>.<where>: <what>` for the first problem pydantic found (`spec.analysis.interval: ...`)."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    kind = "spec" if exc.title == ModelDeploymentSpec.__name__ else "status"
-    return f"{kind}.{where}: {first['msg']}" if where else f"{kind}: {first['msg']}"
 
 
 def configure(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:

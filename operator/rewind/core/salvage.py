@@ -22,11 +22,11 @@ _SCALARS = ("stableVersion", "stableContentDigest", "lastHealthyVersion")
 _HISTORY_LIMIT = 100  # the schema's maxItems
 
 
-def describe(error: ValidationError) -> str:
-    """`status.<where>: <what>` for the first problem pydantic found."""
+def describe(error: ValidationError, field: str = "status") -> str:
+    """`<field>.<where>: <what>` for the first problem pydantic found (`status.history.0.time: ...`)."""
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    return f"status.{where}: {first['msg']}" if where else f"status: {first['msg']}"
+    return f"{field}.{where}: {first['msg']}" if where else f"{field}: {first['msg']}"
 
 
 def salvage(raw: object, *, serving: str | None) -> ModelDeploymentStatus:
