@@ -6,9 +6,11 @@ Run with `make bench-scale` (needs `make testenv`). Sizes from `--sizes` or REWI
 1. N ModelDeployments (1 replica, one canary metric: `vector(0)`, so every check passes), each with
    its own model of 3 ModelVersions, 100 per namespace, created while the operator is stopped.
 2. Cold start: the operator starts; time until every deployment is Healthy, the operator's CPU seconds
-   and RSS, its ModelDeployment ticks (per deployment, and CPU per tick: all of the operator's CPU
-   after start-up, when the metrics endpoint first answers, its watches and the ModelVersions'
-   registration included, over those ticks), and the API requests its client sent (total
+   and RSS, the cores it used beside those of the control plane's processes (etcd, kube-apiserver and
+   the rest: who the cold start waited on), its ModelDeployment ticks (per deployment, and CPU per
+   tick: all of the operator's CPU after start-up, when the metrics endpoint first answers, its
+   watches and the ModelVersions' registration included, over those ticks), and the API requests its
+   client sent (total
    and writes, its lists and watches included; the writes per deployment by verb and resource are
    printed; the API server's own request counter is shown beside it in the idle window).
 3. Idle: a window (`--idle` seconds) with nothing changing: the operator's requests/s, CPU seconds and
@@ -16,8 +18,10 @@ Run with `make bench-scale` (needs `make testenv`). Sizes from `--sizes` or REWI
    window before the operator ever started is the baseline).
 4. One new ModelVersion in a namespace of 100 deployments: how many reconciles and requests follow.
 5. Restart: kill -9, start again; time until every deployment was ticked once, reads and writes.
-6. `spec.version` changed -> canary Deployment created (seen through a watch), p50 / p99; beside it the
-   API server's own latency for single-object requests in that window (its histogram's bucket bounds).
+6. `spec.version` changed -> canary Deployment created (seen through a watch), p50 / p99 of `--samples`
+   deployments changed 0.3 s apart; beside it, in that window, the API server's own latency for
+   single-object requests, the operator's p99 wait for a free worker and p99 tick (histogram bucket
+   bounds), and the cores the operator and the control plane used.
 
 It prints a table and writes it, with the commit, to bench/results-scale.md (`--out`).
 """
@@ -140,6 +144,47 @@ def _cpu_rss(pid: int) -> tuple[float, float]:
     return cpu, rss / 1024
 
 
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
+
+
+def _control_plane_cpu(cluster: str) -> dict[str, float]:
+    """CPU seconds so far of each control-plane process of `cluster` (kwokctl runs them from
+    `~/.kwok/clusters/<cluster>/bin`), by binary name."""
+    out = dict.fromkeys(CONTROL_PLANE, 0.0)
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        binary = argv0.rsplit("/", 1)[-1]
+        if binary in out and f"/clusters/{cluster}/" in argv0:
+            out[binary] += (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def _cores(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """`etcd 1.1, kube-apiserver 0.9, others 0.2` cores over `seconds`."""
+    used = {k: (after[k] - before.get(k, 0.0)) / seconds for k in after}
+    others = sum(v for k, v in used.items() if k not in ("etcd", "kube-apiserver"))
+    return f"etcd {used['etcd']:.2f}, apiserver {used['kube-apiserver']:.2f}, others {others:.2f}"
+
+
+def _histogram(op: Operator, name: str) -> dict[float, float]:
+    """One of the operator's histograms, cumulative: {bucket bound in seconds: observations at most so long}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
 def _requests(op: Operator) -> tuple[float, float]:
     """(all, writes) the operator's client sent (rewind_api_requests_total)."""
     total = op.metric("rewind_api_requests_total")
@@ -243,8 +288,11 @@ def _latency(api: client.ApiClient, n: int, samples: int) -> tuple[float, float]
     return statistics.median(lat), p99
 
 
+TICK = "rewind_reconcile_duration_seconds"
+
+
 def _ticks(op: Operator) -> float:
-    return op.metric("rewind_reconcile_duration_seconds_count")
+    return op.metric(f"{TICK}_count")
 
 
 @dataclass
@@ -257,6 +305,7 @@ class Bench:
     op: Operator
     idle: float
     row: Row
+    cluster: str = ""  # its kwokctl name, whose processes' CPU is the control plane's
 
     @property
     def pid(self) -> int:
@@ -275,13 +324,18 @@ class Bench:
 
     def cold_start(self) -> None:
         started = time.monotonic()
+        plane = _control_plane_cpu(self.cluster)
         self.op.start()
         wait_for(self._serving_metrics, 60, "the operator's metrics endpoint")
         startup, _ = _cpu_rss(self.pid)  # imports and start-up, not ticks
         every = max(2, self.n // 1000)  # listing every deployment is itself load on the API server
         wait_for(lambda: _healthy(self.api, self.n) == self.n, 60 + self.n * 1.0, "all Healthy", every=every)
-        self.put("cold start s", f"{time.monotonic() - started:.1f}")
+        elapsed = time.monotonic() - started
+        self.put("cold start s", f"{elapsed:.1f}")
         cpu, _ = _cpu_rss(self.pid)
+        # Who the cold start waited on: the operator's cores beside the control plane's.
+        plane_cores = _cores(plane, _control_plane_cpu(self.cluster), elapsed)
+        self.put("cold start cores: operator; control plane", f"{cpu / elapsed:.2f}; {plane_cores}")
         total, writes = _requests(self.op)
         self.put("cold CPU s", f"{cpu:.1f}")
         ticks = _ticks(self.op)
@@ -335,17 +389,30 @@ class Bench:
 
     def latency(self, samples: int) -> None:
         before = _server_latency(self.kubectl)
+        waited, ticked = _histogram(self.op, "rewind_queue_wait_seconds"), _histogram(self.op, TICK)
+        cpu0, plane0, t0 = _cpu_rss(self.pid)[0], _control_plane_cpu(self.cluster), time.monotonic()
         p50, p99 = _latency(self.api, self.n, samples)
+        seconds = time.monotonic() - t0
+        cpu1, plane1 = _cpu_rss(self.pid)[0], _control_plane_cpu(self.cluster)
         after = _server_latency(self.kubectl)
         self.put("spec.version -> canary p50/p99 ms", f"{p50:.0f} / {p99:.0f}")
         # What the control plane itself took meanwhile (all clients): a tick makes three requests in a row.
         server = f"{_quantile(before, after, 0.5):.0f} / {_quantile(before, after, 0.99):.0f}"
         self.put("API server request p50/p99 ms meanwhile (bucket bound)", server)
+        # The operator's own share: waiting for a worker, and its ticks (their requests included).
+        wait = _quantile(waited, _histogram(self.op, "rewind_queue_wait_seconds"), 0.99)
+        tick = _quantile(ticked, _histogram(self.op, TICK), 0.99)
+        self.put("meanwhile: p99 wait for a worker, p99 tick ms (bucket bound)", f"{wait:g}, {tick:g}")
+        self.put(
+            "meanwhile cores: operator; control plane",
+            f"{(cpu1 - cpu0) / seconds:.2f}; {_cores(plane0, plane1, seconds)}",
+        )
 
 
 def run_size(n: int, *, idle: float, samples: int, tmp: Path) -> Row:
     os.environ["REWIND_CLUSTER_NODES"] = str(n // 100 + 3)
     with local_cluster(f"rewind-scale-{n}", tmp / f"cluster-{n}") as kubeconfig:
+        cluster = f"rewind-scale-{n}-{os.getpid()}"  # local_cluster's name for it
         kubectl = [kubectl_binary(), "--kubeconfig", kubeconfig]
         subprocess.run([*kubectl, "apply", "--server-side", "-f", str(ROOT / "crds")], check=True, capture_output=True)
         subprocess.run(
@@ -357,7 +424,7 @@ def run_size(n: int, *, idle: float, samples: int, tmp: Path) -> Row:
         prometheus = Prometheus.start(tmp / f"prom-{n}")
         api = config.new_client_from_config(config_file=kubeconfig)
         op = Operator(kubeconfig=kubeconfig, prometheus_url=prometheus.url, log_path=tmp / f"op-{n}.log")
-        bench = Bench(n=n, api=api, kubectl=kubectl, op=op, idle=idle, row=Row(n))
+        bench = Bench(n=n, api=api, kubectl=kubectl, op=op, idle=idle, row=Row(n), cluster=cluster)
         try:
             t0 = time.monotonic()
             _create(api, n)
@@ -392,7 +459,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=os.environ.get("REWIND_BENCH_SIZES", "100,1000"))
     parser.add_argument("--idle", type=float, default=float(os.environ.get("REWIND_BENCH_IDLE", "60")))
-    parser.add_argument("--samples", type=int, default=30)
+    # 100: the p99 is then the second slowest, not the slowest of all
+    parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results-scale.md"))
     args = parser.parse_args()
     commit = _git("rev-parse", "--short", "HEAD")  # what runs: taken now, a long run may outlast a commit

@@ -37,6 +37,11 @@ API_REQUESTS = Counter(
     "Requests the controller sent to the Kubernetes API (kopf's watches excluded), by verb and resource.",
     ["verb", "resource"],
 )
+QUEUE_WAIT = Histogram(
+    "rewind_queue_wait_seconds",
+    "Time a woken ModelDeployment or ModelVersion waited for a free reconcile worker.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 QUEUE_DEPTH = Gauge("rewind_queue_depth", "Keys waiting for a reconcile worker.")
 CACHED_OBJECTS = Gauge("rewind_cached_objects", "Objects in the watch-fed cache, by kind.", ["kind"])
 

@@ -8,6 +8,8 @@ workers, a heap of timed wake-ups and per-key exponential back-off with jitter.
 - A tick that raises is retried after `Backoff.delay(failures)`; wake-ups that arrive meanwhile wait
   for the back-off to end (a failing key does not spin on every watch event).
 - Nothing runs before `open()`: the stores must be filled from the initial listing first.
+- `on_wait(seconds)` hears, for every tick, how long its key waited in the queue for a free worker
+  (from its wake-up or its timer being due): the operator's own share of a reaction's latency.
 
 Time comes from `clock` (the event loop's by default), and waiting uses asyncio only, so tests run it
 on a virtual clock (looptime).
@@ -52,12 +54,15 @@ class Scheduler(Generic[K]):
         backoff: Backoff,
         clock: Callable[[], float] | None = None,
         on_error: Callable[[K, BaseException, int, float], None] | None = None,
+        on_wait: Callable[[float], None] | None = None,
     ) -> None:
         self._work = work
         self._workers = workers
         self._backoff = backoff
         self._clock = clock
         self._on_error = on_error
+        self._on_wait = on_wait
+        self._since: dict[K, float] = {}  # when each queued key was put in the queue
         self._queue: asyncio.Queue[K] = asyncio.Queue()
         self._queued: set[K] = set()
         self._running: set[K] = set()
@@ -78,11 +83,23 @@ class Scheduler(Generic[K]):
         """Run `key` as soon as a worker is free (once, however often it is woken meanwhile)."""
         if key in self._failures and key in self._due:
             return  # backing off: the back-off timer runs it
+        self._enqueue(key)
+
+    def _enqueue(self, key: K) -> None:
         if key in self._running:
             self._dirty.add(key)
         elif key not in self._queued:
             self._queued.add(key)
+            if self._on_wait is not None:
+                self._since[key] = self._stamp()
             self._queue.put_nowait(key)
+
+    def _stamp(self) -> float:
+        """Now, or -inf when woken off the loop before it runs (tests drive the controller so): not reported."""
+        try:
+            return self.now()
+        except RuntimeError:
+            return float("-inf")
 
     def wake_after(self, key: K, delay: float) -> None:
         when = self.now() + max(0.0, delay)
@@ -135,23 +152,19 @@ class Scheduler(Generic[K]):
                 when, _, key = heapq.heappop(self._timers)
                 if self._due.get(key) == when:
                     del self._due[key]
-                    self._run_due(key)
+                    self._enqueue(key)
             timeout = self._timers[0][0] - now if self._timers else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._timer_changed.wait(), timeout)
-
-    def _run_due(self, key: K) -> None:
-        if key in self._running:
-            self._dirty.add(key)
-        elif key not in self._queued:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
 
     async def _worker(self) -> None:
         await self._open.wait()
         while True:
             key = await self._queue.get()
             self._queued.discard(key)
+            since = self._since.pop(key, None)
+            if self._on_wait is not None and since is not None and since > float("-inf"):
+                self._on_wait(max(0.0, self.now() - since))
             self._running.add(key)
             failed = False
             try:

@@ -59,7 +59,9 @@ class Controller:
     def __post_init__(self) -> None:
         workers = max(1, self.runtime.config.workers)
         backoff = Backoff(self.rand.random)
-        self.scheduler = Scheduler(self.work, workers=workers, backoff=backoff, on_error=self.on_error)
+        self.scheduler = Scheduler(
+            self.work, workers=workers, backoff=backoff, on_error=self.on_error, on_wait=metrics.QUEUE_WAIT.observe
+        )
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rewind-tick")
 
     @property

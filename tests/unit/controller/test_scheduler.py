@@ -80,6 +80,21 @@ async def test_the_pool_bounds_concurrency() -> None:
 
 
 @pytest.mark.looptime
+async def test_the_wait_of_every_tick_for_a_worker_is_reported() -> None:
+    """From the moment a key is woken (or its timer is due) to a worker taking it: the queue's own delay."""
+    work = Recorder(seconds=1.0)
+    waits: list[float] = []
+    s: Scheduler[str] = Scheduler(work, workers=3, backoff=Backoff(no_jitter), on_wait=waits.append)
+    with running(s):
+        for i in range(7):
+            s.wake(f"k{i}")
+        await asyncio.sleep(10)
+        s.wake_after("k0", 5)  # due at 15, a worker free: no wait
+        await asyncio.sleep(10)
+    assert sorted(waits) == [0, 0, 0, 0, 1, 1, 1, 2]
+
+
+@pytest.mark.looptime
 async def test_nothing_runs_before_open() -> None:
     work = Recorder()
     s: Scheduler[str] = Scheduler(work, workers=2, backoff=Backoff(no_jitter))
