@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
 
 from kubernetes import client, config
@@ -22,6 +22,7 @@ REQUEST_TIMEOUT = 10.0  # seconds; a hung API server must not hold a worker fore
 # per core) is fewer than that on a small node, and each connection beyond it is a new TLS handshake.
 POOL_SIZE = 64
 
+T = TypeVar("T")
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
@@ -52,6 +53,21 @@ class CountingApiClient(client.ApiClient):
         return super().call_api(method, url, *args, **kwargs)
 
 
+def unvalidated(api_class: type[T]) -> type[T]:
+    """`api_class` with pydantic's argument checks taken off its methods (`validate_call`'s raw function).
+
+    Every call of the generated client is checked by pydantic before it is sent: a fifth of the CPU of a
+    request, for arguments that mypy --strict has checked already. The requests are the same.
+    """
+    raw = {name: fn.raw_function for name, fn in vars(api_class).items() if hasattr(fn, "raw_function")}
+    return cast(type[T], type(api_class.__name__, (api_class,), raw))
+
+
+_CORE = unvalidated(client.CoreV1Api)
+_APPS = unvalidated(client.AppsV1Api)
+_CUSTOM = unvalidated(client.CustomObjectsApi)
+
+
 @dataclass(frozen=True)
 class Kube:
     api: client.ApiClient
@@ -74,7 +90,7 @@ class Kube:
 
     @classmethod
     def over(cls, api: client.ApiClient) -> Kube:
-        return cls(api=api, core=client.CoreV1Api(api), apps=client.AppsV1Api(api), custom=client.CustomObjectsApi(api))
+        return cls(api=api, core=_CORE(api), apps=_APPS(api), custom=_CUSTOM(api))
 
 
 def get_object(

@@ -45,3 +45,35 @@ def test_a_request_without_a_timeout_gets_the_default(monkeypatch: pytest.Monkey
     api.call_api("PATCH", "https://h/apis/apps/v1/namespaces/ns/deployments/x", _request_timeout=1.0)
     assert seen["_request_timeout"] == 1.0, "an explicit timeout is kept"
     assert metrics.API_REQUESTS.labels("patch", "deployments")._value.get() == before + 2
+
+
+def test_the_clients_skip_pydantics_argument_checks_and_send_the_same_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[Any, ...]] = []
+
+    def fake_call_api(self: client.ApiClient, *args: Any, **kwargs: Any) -> Any:
+        sent.append(args)
+        raise client.ApiException(status=418)  # stop there: the request is what is compared
+
+    monkeypatch.setattr(client.ApiClient, "call_api", fake_call_api)
+    api = client.ApiClient(client.Configuration(host="https://h"))
+    ours = kube.Kube.over(api)
+    body = {"status": {"phase": "Healthy"}}
+    for custom in (client.CustomObjectsApi(api), ours.custom):
+        with pytest.raises(client.ApiException):
+            custom.patch_namespaced_custom_object_status(
+                "rewind.dev",
+                "v1alpha1",
+                "ns",
+                "modeldeployments",
+                "f",
+                body,
+                _content_type="application/merge-patch+json",
+            )
+    for apps in (client.AppsV1Api(api), ours.apps):
+        with pytest.raises(client.ApiException):
+            apps.patch_namespaced_deployment("f-stable", "ns", {"spec": {"replicas": 2}}, field_manager="rewind")
+    assert sent[0] == sent[1]
+    assert sent[2] == sent[3]
+    for method in (type(ours.custom).patch_namespaced_custom_object_status, type(ours.core).create_namespaced_event):
+        assert not hasattr(method, "raw_function"), "pydantic's validate_call wrapper is still there"
+    assert isinstance(ours.custom, client.CustomObjectsApi)
