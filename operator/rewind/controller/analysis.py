@@ -59,36 +59,41 @@ def run(
     request: AnalysisRequest,
     stable_version: str | None,
     limit: threading.Semaphore,
-) -> dict[str, CheckOutcome]:
+) -> dict[str, CheckOutcome] | None:
     """Every metric checked once for `request`; problems reaching Prometheus come back Inconclusive.
 
     At most `limit` analyses query at once, each query with `config.query_timeout`: a slow Prometheus
-    holds only those workers, and ticks that need no analysis (rollbacks included) keep running. `url` is
-    the address `rewind.core.endpoints.choose` allowed; the Secret is read only then.
+    holds only those workers, and ticks that need no analysis (rollbacks included) keep running. When
+    `limit` is taken, nothing is read or queried and None comes back at once: no worker waits for the
+    bound. `url` is the address `rewind.core.endpoints.choose` allowed; the Secret is read only then.
     """
     if not url:
         return _inconclusive(request, "no Prometheus address: set spec.analysis.prometheus.address or the operator's")
-    try:
-        headers = _headers(kube, namespace, spec)
-    except (ApiException, ValueError) as exc:
-        detail = getattr(exc, "reason", None) or str(exc)
-        return _inconclusive(request, f"Prometheus credentials unusable: {detail}")
-    ctx = QueryContext(
-        namespace=namespace,
-        deployment=name,
-        model=spec.model,
-        version=request.version,
-        track=request.track,
-        interval=spec.analysis.interval,
-    )
     metrics = [m for m in spec.analysis.metrics if m.name in request.metrics]  # due, and past their warm-up
-    with limit:
+    if not limit.acquire(blocking=False):
+        return None  # waiting here would hold a reconcile worker: the caller steps back and comes again
+    try:
+        try:
+            headers = _headers(kube, namespace, spec)
+        except (ApiException, ValueError) as exc:
+            detail = getattr(exc, "reason", None) or str(exc)
+            return _inconclusive(request, f"Prometheus credentials unusable: {detail}")
+        ctx = QueryContext(
+            namespace=namespace,
+            deployment=name,
+            model=spec.model,
+            version=request.version,
+            track=request.track,
+            interval=spec.analysis.interval,
+        )
         results = run_checks(
             provider=provider(url, headers, config.query_timeout),
             metrics=metrics,
             ctx=ctx,
             stable_version=stable_version,
         )
+    finally:
+        limit.release()
     out: dict[str, CheckOutcome] = {}
     for metric in metrics:
         judgement, measurement, query = results[metric.name]

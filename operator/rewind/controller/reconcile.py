@@ -37,6 +37,8 @@ from rewind.core.rollout import decide
 
 log = logging.getLogger(__name__)
 OWNERSHIP_RECHECK = 60.0  # seconds between looks at an object in the way that is not ours
+# Seconds until a tick whose analysis found the bound full (`Config.analysis_workers`) comes again.
+ANALYSIS_BUSY = 0.5
 
 
 def utcnow() -> datetime:
@@ -104,6 +106,8 @@ def tick(rt: Runtime, *, namespace: str, name: str) -> float | None:
             stable_version=status.stable_version,
             limit=rt.analysis_limit,
         )
+        if outcomes is None:  # other ticks are querying: give the worker back, decide once a query can run
+            return ANALYSIS_BUSY
         for outcome in outcomes.values():
             metrics.CHECKS.labels(outcome.verdict).inc()
     deployments = {t: rt.store.get("deployment", namespace, names.deployment_name(name, t)) for t in names.TRACKS}

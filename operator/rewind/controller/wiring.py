@@ -97,6 +97,8 @@ class Controller:
             raise
         if self.store.get("md", namespace, name) is None:
             return None
+        if delay == reconcile.ANALYSIS_BUSY:  # spread the ticks that stepped back over time
+            return delay * (0.5 + self.rand.random())
         resync = rt.config.resync * (0.9 + 0.2 * self.rand.random())
         return resync if delay is None else min(delay, resync)
 
