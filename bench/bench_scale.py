@@ -18,10 +18,12 @@ Run with `make bench-scale` (needs `make testenv`). Sizes from `--sizes` or REWI
    window before the operator ever started is the baseline).
 4. One new ModelVersion in a namespace of 100 deployments: how many reconciles and requests follow.
 5. Restart: kill -9, start again; time until every deployment was ticked once, reads and writes.
-6. `spec.version` changed -> canary Deployment created (seen through a watch), p50 / p99 of `--samples`
-   deployments changed 0.3 s apart; beside it, in that window, the API server's own latency for
-   single-object requests, the operator's p99 wait for a free worker and p99 tick (histogram bucket
-   bounds), and the cores the operator and the control plane used.
+6. `spec.version` changed -> canary Deployment shows the new version (seen through a watch), p50 / p99
+   of `--samples` deployments changed `--spacing` (1) s apart: first for a first canary (the Deployment is created),
+   then, once those are Healthy again, for a later one (the Deployment exists, at 0 replicas). Beside
+   each, in its window: the API server's own latency for single-object requests, the operator's p99
+   wait for a free worker and p99 tick (histogram bucket bounds), and the cores the operator and the
+   control plane used.
 
 It prints a table and writes it, with the commit, to bench/results-scale.md (`--out`).
 """
@@ -247,10 +249,11 @@ def _quantile(before: dict[float, float], after: dict[float, float], q: float) -
 
 
 class CanaryWatch:
-    """When each canary Deployment appeared, from a watch (no polling)."""
+    """When each canary Deployment was first seen with each version (its `rewind.dev/version` label), from
+    a watch (no polling): a first canary creates the Deployment, a later one updates it."""
 
     def __init__(self, api: client.ApiClient) -> None:
-        self.seen: dict[tuple[str, str], float] = {}
+        self.seen: dict[tuple[str, str, str], float] = {}
         self._watch = watch.Watch()
         apps = client.AppsV1Api(api)
         self._thread = threading.Thread(target=self._run, args=(apps.list_deployment_for_all_namespaces,), daemon=True)
@@ -260,7 +263,8 @@ class CanaryWatch:
         try:
             for event in self._watch.stream(lister, label_selector="rewind.dev/track=canary", timeout_seconds=3600):
                 meta = event["object"].metadata
-                self.seen.setdefault((meta.namespace, meta.name), time.monotonic())
+                version = (meta.labels or {}).get("rewind.dev/version", "")
+                self.seen.setdefault((meta.namespace, meta.name, version), time.monotonic())
         except (ProtocolError, OSError):
             return  # the control plane went away after the measurement: nothing left to watch
 
@@ -268,24 +272,39 @@ class CanaryWatch:
         self._watch.stop()
 
 
-def _latency(api: client.ApiClient, n: int, samples: int) -> tuple[float, float]:
+def _sampled(n: int, samples: int) -> list[tuple[str, str]]:
+    layout = _layout(n)
+    return layout[:: max(1, len(layout) // samples)][:samples]
+
+
+def _latency(api: client.ApiClient, n: int, samples: int, version: str, spacing: float) -> tuple[float, float]:
+    """Change `spec.version` of the sampled deployments to `version`, `spacing` seconds apart; p50 and p99
+    of the time until their canary Deployment shows it."""
     custom = client.CustomObjectsApi(api)
     canaries = CanaryWatch(api)
     time.sleep(2)  # the watch is established
-    started: dict[tuple[str, str], float] = {}
-    layout = _layout(n)
-    step = max(1, len(layout) // samples)
-    for ns, name in layout[::step][:samples]:
-        started[(ns, f"{name}-canary")] = time.monotonic()
+    started: dict[tuple[str, str, str], float] = {}
+    for ns, name in _sampled(n, samples):
+        started[(ns, f"{name}-canary", version)] = time.monotonic()
         custom.patch_namespaced_custom_object(
-            GROUP, VERSION, ns, "modeldeployments", name, {"spec": {"version": "1.1.0"}}
+            GROUP, VERSION, ns, "modeldeployments", name, {"spec": {"version": version}}
         )
-        time.sleep(0.3)
+        time.sleep(spacing)
     wait_for(lambda: all(k in canaries.seen for k in started), 120, "every canary Deployment")
     canaries.stop()
     lat = sorted((canaries.seen[k] - t) * 1000 for k, t in started.items())
     p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
     return statistics.median(lat), p99
+
+
+def _settled_on(api: client.ApiClient, items: list[tuple[str, str]], version: str) -> bool:
+    custom = client.CustomObjectsApi(api)
+    for ns, name in items:
+        status = custom.get_namespaced_custom_object_status(GROUP, VERSION, ns, "modeldeployments", name).get("status")
+        status = status or {}
+        if status.get("phase") != "Healthy" or status.get("stableVersion") != version or status.get("bake"):
+            return False
+    return True
 
 
 TICK = "rewind_reconcile_duration_seconds"
@@ -306,6 +325,7 @@ class Bench:
     idle: float
     row: Row
     cluster: str = ""  # its kwokctl name, whose processes' CPU is the control plane's
+    spacing: float = 1.0  # seconds between two spec.version changes of the latency measurement
 
     @property
     def pid(self) -> int:
@@ -388,28 +408,36 @@ class Bench:
         self.put("restart reads, writes", f"{_reads(self.op):.0f}, {_requests(self.op)[1]:.0f}")
 
     def latency(self, samples: int) -> None:
+        """Two rounds on the same deployments: a first canary (its Deployment is created; the one GET that
+        checks nobody else's object has its name comes first), then, once they are Healthy again, a later
+        one (the Deployment, at 0 replicas since the last promotion, is updated)."""
+        self._latency_round(samples, "1.1.0", "first canary")
+        wait_for(lambda: _settled_on(self.api, _sampled(self.n, samples), "1.1.0"), 300, "the sampled promoted")
+        self._latency_round(samples, "2.0.0", "later canary")
+
+    def _latency_round(self, samples: int, version: str, what: str) -> None:
         before = _server_latency(self.kubectl)
         waited, ticked = _histogram(self.op, "rewind_queue_wait_seconds"), _histogram(self.op, TICK)
         cpu0, plane0, t0 = _cpu_rss(self.pid)[0], _control_plane_cpu(self.cluster), time.monotonic()
-        p50, p99 = _latency(self.api, self.n, samples)
+        p50, p99 = _latency(self.api, self.n, samples, version, self.spacing)
         seconds = time.monotonic() - t0
         cpu1, plane1 = _cpu_rss(self.pid)[0], _control_plane_cpu(self.cluster)
         after = _server_latency(self.kubectl)
-        self.put("spec.version -> canary p50/p99 ms", f"{p50:.0f} / {p99:.0f}")
-        # What the control plane itself took meanwhile (all clients): a tick makes three requests in a row.
+        self.put(f"spec.version -> {what} p50/p99 ms", f"{p50:.0f} / {p99:.0f}")
+        # What the control plane itself took meanwhile (all clients).
         server = f"{_quantile(before, after, 0.5):.0f} / {_quantile(before, after, 0.99):.0f}"
-        self.put("API server request p50/p99 ms meanwhile (bucket bound)", server)
+        self.put(f"{what}: API server request p50/p99 ms (bucket bound)", server)
         # The operator's own share: waiting for a worker, and its ticks (their requests included).
         wait = _quantile(waited, _histogram(self.op, "rewind_queue_wait_seconds"), 0.99)
         tick = _quantile(ticked, _histogram(self.op, TICK), 0.99)
-        self.put("meanwhile: p99 wait for a worker, p99 tick ms (bucket bound)", f"{wait:g}, {tick:g}")
+        self.put(f"{what}: p99 wait for a worker, p99 tick ms (bucket bound)", f"{wait:g}, {tick:g}")
         self.put(
-            "meanwhile cores: operator; control plane",
+            f"{what}: cores, operator; control plane",
             f"{(cpu1 - cpu0) / seconds:.2f}; {_cores(plane0, plane1, seconds)}",
         )
 
 
-def run_size(n: int, *, idle: float, samples: int, tmp: Path) -> Row:
+def run_size(n: int, *, idle: float, samples: int, spacing: float, tmp: Path) -> Row:
     os.environ["REWIND_CLUSTER_NODES"] = str(n // 100 + 3)
     with local_cluster(f"rewind-scale-{n}", tmp / f"cluster-{n}") as kubeconfig:
         cluster = f"rewind-scale-{n}-{os.getpid()}"  # local_cluster's name for it
@@ -424,7 +452,7 @@ def run_size(n: int, *, idle: float, samples: int, tmp: Path) -> Row:
         prometheus = Prometheus.start(tmp / f"prom-{n}")
         api = config.new_client_from_config(config_file=kubeconfig)
         op = Operator(kubeconfig=kubeconfig, prometheus_url=prometheus.url, log_path=tmp / f"op-{n}.log")
-        bench = Bench(n=n, api=api, kubectl=kubectl, op=op, idle=idle, row=Row(n), cluster=cluster)
+        bench = Bench(n=n, api=api, kubectl=kubectl, op=op, idle=idle, row=Row(n), cluster=cluster, spacing=spacing)
         try:
             t0 = time.monotonic()
             _create(api, n)
@@ -461,6 +489,9 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=float(os.environ.get("REWIND_BENCH_IDLE", "60")))
     # 100: the p99 is then the second slowest, not the slowest of all
     parser.add_argument("--samples", type=int, default=100)
+    # Each change starts a rollout that lasts ~15 s: 1 s apart, ~15 are in flight, the reaction to one
+    # change with N present is measured rather than the control plane's throughput under a rollout storm.
+    parser.add_argument("--spacing", type=float, default=1.0)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results-scale.md"))
     args = parser.parse_args()
     commit = _git("rev-parse", "--short", "HEAD")  # what runs: taken now, a long run may outlast a commit
@@ -468,13 +499,14 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
-            rows.append(run_size(n, idle=args.idle, samples=args.samples, tmp=Path(tmp)))
+            rows.append(run_size(n, idle=args.idle, samples=args.samples, spacing=args.spacing, tmp=Path(tmp)))
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = table(rows)
     print(text)
     header = (
         f"# make bench-scale\n\nCommit {commit.strip()}{' (operator/ modified)' if dirty else ''}, {when}, "
-        f"{os.cpu_count()} cores, idle window {args.idle:.0f}s, {args.samples} latency samples.\n"
+        f"{os.cpu_count()} cores, idle window {args.idle:.0f}s, {args.samples} latency samples "
+        f"{args.spacing:g} s apart, REWIND_WORKERS={os.environ.get('REWIND_WORKERS', 'default')}.\n"
         "Requests are the operator's client's (rewind_api_requests_total), its lists and watches included.\n\n"
     )
     Path(args.out).write_text(header + text + "\n")
