@@ -23,10 +23,7 @@ class Config:
     fetcher_image: str = "ghcr.io/rewind-dev/rewind:0.1.0"
     metrics_port: int = 8000  # 0 disables the operator's own /metrics
     resync: float = 600.0  # a safety net: every deployment is ticked from the cache this often (±10%)
-    # Reconcile workers (threads): at most this many ticks at once. A tick mostly waits for the API server
-    # (a few requests in a row, 50-200 ms each when it is busy), so there are more workers than cores: with
-    # 8, woken deployments waited 250 ms (p99) for a free one in bench-scale; with 32, 5 ms.
-    workers: int = 32
+    workers: int = 8  # reconcile workers (threads): at most this many ticks at once
     analysis_workers: int = 4  # at most this many ticks query Prometheus at once (below `workers`)
     request_timeout: float = 10.0  # seconds, every Kubernetes API request
     query_timeout: float = 5.0  # seconds, every Prometheus query
