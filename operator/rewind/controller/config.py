@@ -23,7 +23,9 @@ class Config:
     fetcher_image: str = "ghcr.io/rewind-dev/rewind:0.1.0"
     metrics_port: int = 8000  # 0 disables the operator's own /metrics
     resync: float = 600.0  # a safety net: every deployment is ticked from the cache this often (±10%)
-    workers: int = 8  # reconcile workers (threads): at most this many ticks at once
+    # Reconcile workers (threads): at most this many ticks at once. More cost CPU (the threads share one
+    # interpreter): with 32, bench-scale at N = 1,000 measured 20% more CPU per tick and slower reactions.
+    workers: int = 8
     analysis_workers: int = 4  # at most this many ticks query Prometheus at once (below `workers`)
     request_timeout: float = 10.0  # seconds, every Kubernetes API request
     query_timeout: float = 5.0  # seconds, every Prometheus query
